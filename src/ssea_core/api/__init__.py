@@ -1,0 +1,1 @@
+"""The HTTP API of SPEC §2 and §3, as handlers over the route table."""

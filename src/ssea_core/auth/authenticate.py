@@ -1,0 +1,55 @@
+"""Turn a request's credential into a :class:`Principal`, or refuse it (401)."""
+
+from __future__ import annotations
+
+import logging
+
+from ssea_core.auth.api_keys import hash_api_key, is_well_formed
+from ssea_core.auth.principal import Principal
+from ssea_core.clock import Clock
+from ssea_core.errors import (
+    ExpiredCredentialError,
+    InvalidCredentialError,
+    MissingCredentialError,
+    RevokedCredentialError,
+)
+from ssea_core.http import Request
+from ssea_core.protocols import OperatorRepository
+
+logger = logging.getLogger(__name__)
+
+API_KEY_HEADER = "x-ssea-key"
+
+
+async def authenticate_api_key(
+    request: Request, operator: OperatorRepository, clock: Clock
+) -> Principal:
+    """Resolve ``X-SSEA-Key``; an API key acts as its tenant's admin (SPEC §4.4)."""
+    key = (request.header(API_KEY_HEADER) or "").strip()
+    if not key:
+        raise MissingCredentialError
+    if not is_well_formed(key):
+        logger.info("api key refused: malformed")
+        raise InvalidCredentialError("The API key is not of the form ssea_<32 hex>.")
+
+    record = await operator.find_api_key(hash_api_key(key))
+    if record is None:
+        logger.info("api key refused: unknown key")
+        raise InvalidCredentialError("The API key is not known.")
+    if not record.active or record.revoked_at is not None:
+        logger.info("api key refused: revoked key_id=%s", record.key_id)
+        raise RevokedCredentialError
+    if record.expires_at is not None and record.expires_at <= clock.now():
+        logger.info("api key refused: expired key_id=%s", record.key_id)
+        raise ExpiredCredentialError("The API key has expired.")
+
+    tenant = await operator.get_tenant(record.tenant_id)
+    if tenant is None or not tenant.active:
+        logger.info("api key refused: inactive tenant key_id=%s", record.key_id)
+        raise InvalidCredentialError("The API key's tenant is not active.")
+    return Principal(
+        tenant_id=record.tenant_id,
+        role="admin",
+        credential="api_key",
+        credential_id=record.key_id,
+    )

@@ -1,0 +1,71 @@
+"""What a handler gets: the request, its path parameters, the caller and services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel, ValidationError
+
+from ssea_core.auth.principal import Principal
+from ssea_core.clock import Clock
+from ssea_core.errors import BadRequestError, ValidationFailedError
+from ssea_core.http import Request
+from ssea_core.protocols import Store, TenantRepository
+from ssea_core.settings import Settings
+from ssea_core.validation import describe_errors
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The long-lived parts an application is built from."""
+
+    store: Store
+    settings: Settings
+    clock: Clock
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    request: Request
+    params: dict[str, str]
+    services: Services
+    principal: Principal | None = None
+
+    @property
+    def caller(self) -> Principal:
+        """The authenticated principal; only public routes have none."""
+        if self.principal is None:
+            raise RuntimeError("this route is public: it has no principal")
+        return self.principal
+
+    @property
+    def tenant_id(self) -> UUID:
+        return self.caller.tenant_id
+
+    def repository(self) -> TenantRepository:
+        """The repository of the caller's tenant."""
+        return self.services.store.for_tenant(self.caller.tenant_id)
+
+    def body(self, model: type[ModelT]) -> ModelT:
+        """Parse the JSON body into ``model``: 400 when not JSON, 422 when invalid."""
+        payload: Any = self.request.json()
+        try:
+            return model.model_validate(payload)
+        except ValidationError as exc:
+            raise ValidationFailedError(
+                describe_errors(exc), details=exc.errors(include_url=False)
+            ) from exc
+
+    def query(self, model: type[ModelT]) -> ModelT:
+        """Parse the query string into ``model``; a bad parameter is a 400."""
+        flat = {key: values[-1] for key, values in self.request.query.items()}
+        try:
+            return model.model_validate(flat)
+        except ValidationError as exc:
+            raise BadRequestError(
+                describe_errors(exc, what="query parameter")
+            ) from exc

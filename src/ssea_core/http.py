@@ -1,0 +1,124 @@
+"""HTTP-neutral request and response values.
+
+Adapters build a :class:`Request` from whatever their runtime hands them and write a
+:class:`Response` back; nothing in the core knows which runtime is serving it.
+Header names are stored lower-cased.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from ssea_core.errors import InvalidJsonError, SseaError
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP request as the core sees it."""
+
+    method: str
+    path: str
+    query: Mapping[str, list[str]] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    client: str | None = None
+
+    @classmethod
+    def build(
+        cls,
+        method: str,
+        path: str,
+        *,
+        query_string: str | bytes = "",
+        headers: Iterable[tuple[str, str]] | Mapping[str, str] = (),
+        body: bytes = b"",
+        client: str | None = None,
+    ) -> Request:
+        """Build a request from raw parts: a query string and header pairs."""
+        if isinstance(query_string, bytes):
+            query_string = query_string.decode("latin-1")
+        pairs = headers.items() if isinstance(headers, Mapping) else headers
+        folded: dict[str, str] = {}
+        for name, value in pairs:
+            key = name.lower()
+            folded[key] = f"{folded[key]}, {value}" if key in folded else value
+        return cls(
+            method=method.upper(),
+            path=path or "/",
+            query=parse_qs(query_string, keep_blank_values=True),
+            headers=folded,
+            body=body,
+            client=client,
+        )
+
+    def header(self, name: str) -> str | None:
+        """Return a header's value, or None when it is absent."""
+        return self.headers.get(name.lower())
+
+    def query_value(self, name: str) -> str | None:
+        """Return the last value of a query parameter, or None."""
+        values = self.query.get(name)
+        return values[-1] if values else None
+
+    def json(self) -> Any:
+        """Parse the body as JSON; raise :class:`InvalidJsonError` when it is not."""
+        if not self.body.strip():
+            raise InvalidJsonError("The request body is empty; a JSON body is expected.")
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidJsonError(f"The request body is not valid JSON: {exc}.") from exc
+
+
+@dataclass(slots=True)
+class Response:
+    """One HTTP response: a status, header pairs and the body bytes."""
+
+    status: int
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def json(
+        cls,
+        payload: Any,
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        """A JSON response; datetimes and other values are encoded by :func:`dumps`."""
+        pairs = [("content-type", "application/json")]
+        pairs.extend((headers or {}).items())
+        return cls(status=status, body=dumps(payload), headers=pairs)
+
+    @classmethod
+    def from_error(cls, error: SseaError) -> Response:
+        """Render an error into the envelope of SPEC §9."""
+        return cls.json(error.envelope(), status=error.status, headers=error.headers)
+
+    def header(self, name: str) -> str | None:
+        """Return the first value of a header, or None."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers if k.lower() == wanted), None)
+
+
+def _default(value: Any) -> Any:
+    isoformat = getattr(value, "isoformat", None)
+    if isoformat is not None:
+        text: str = isoformat()
+        return text.replace("+00:00", "Z")
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    return str(value)
+
+
+def dumps(payload: Any) -> bytes:
+    """Encode a payload as compact UTF-8 JSON; datetimes in ISO-8601 with ``Z``."""
+    return json.dumps(
+        payload, default=_default, ensure_ascii=False, separators=(",", ":")
+    ).encode()

@@ -1,0 +1,258 @@
+"""The ingest use case: validate, prepare, store, and say what happened (SPEC §2).
+
+A batch is validated as a whole; an invalid event is skipped with its index and
+reason and never fails the others. Stored means committed: the outcome is known only
+after the repository's transaction is done.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from ssea_core.context import Services
+from ssea_core.errors import DailyCapExceededError, NotFoundError
+from ssea_core.ingest.events import PreparedEvent, prepare_event
+from ssea_core.ingest.models import (
+    STANDARD_EVENT_TYPES,
+    SYNC_KEYS,
+    SYNC_MODELS,
+    EventIn,
+)
+from ssea_core.ingest.sessions import SessionPolicy
+from ssea_core.records import TenantRecord
+from ssea_core.settings import Settings
+from ssea_core.validation import describe_error
+
+logger = logging.getLogger(__name__)
+
+_EVENTS = TypeAdapter(list[EventIn])
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An item that was not stored, with the reason."""
+
+    index: int
+    code: str
+    error: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "code": self.code, "error": self.error}
+
+
+@dataclass(slots=True)
+class IngestOutcome:
+    """The answer to one batch: accepted counts, duplicates and skipped items."""
+
+    event_ids: list[str] = field(default_factory=list)
+    stored: int = 0
+    duplicates: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @property
+    def queued(self) -> int:
+        """Valid events the service holds now: newly stored plus already stored."""
+        return self.stored + self.duplicates
+
+    def merge(self, other: IngestOutcome, offset: int) -> None:
+        self.event_ids.extend(other.event_ids)
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        self.skipped.extend(
+            Skipped(s.index + offset, s.code, s.error) for s in other.skipped
+        )
+
+
+@dataclass(slots=True)
+class SyncOutcome:
+    upserted: int = 0
+    deleted: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def _validate_all(
+    adapter: TypeAdapter[list[Any]], raw: Sequence[Any]
+) -> tuple[list[tuple[int, Any]], list[Skipped]]:
+    """Validate a list as a whole; the bad indexes are skipped, the rest kept."""
+    try:
+        return list(enumerate(adapter.validate_python(list(raw)))), []
+    except ValidationError as exc:
+        reasons: dict[int, list[str]] = {}
+        for error in exc.errors():
+            index = error["loc"][0]
+            assert isinstance(index, int)
+            inner = {**error, "loc": error["loc"][1:]}
+            reasons.setdefault(index, []).append(describe_error(inner))  # type: ignore[arg-type]
+    skipped = [
+        Skipped(index, "INVALID_ITEM", "; ".join(texts))
+        for index, texts in sorted(reasons.items())
+    ]
+    good_indexes = [i for i in range(len(raw)) if i not in reasons]
+    values = adapter.validate_python([raw[i] for i in good_indexes])
+    return list(zip(good_indexes, values, strict=True)), skipped
+
+
+def counts_as_activity(event: EventIn, settings: Settings) -> bool:
+    """Whether an event is the user's own activity (data hygiene defaults)."""
+    if settings.exclude_logged_in_as and event.real_user_id not in (None, event.user_id):
+        return False
+    if event.origin is not None and event.origin in settings.excluded_origins:
+        return False
+    return event.user_id not in settings.excluded_user_ids
+
+
+def seconds_until_next_utc_day(now: datetime) -> int:
+    tomorrow = datetime.combine(now.date() + timedelta(days=1), time(), tzinfo=UTC)
+    return int((tomorrow - now).total_seconds()) + 1
+
+
+class Ingestor:
+    """Validates and stores events and catalogue items for a tenant."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        settings = services.settings
+        self._types = STANDARD_EVENT_TYPES | frozenset(settings.extra_event_types)
+        self._policy = SessionPolicy(
+            gap_seconds=settings.session_gap_seconds,
+            tail_seconds=settings.session_tail_seconds,
+        )
+
+    async def tenant(self, tenant_id: UUID) -> TenantRecord:
+        tenant = await self._services.store.operator.get_tenant(tenant_id)
+        if tenant is None:
+            raise NotFoundError(f"No tenant {tenant_id}.")
+        return tenant
+
+    def prepare(
+        self, tenant_id: UUID, raw_events: Sequence[Any]
+    ) -> tuple[list[tuple[int, PreparedEvent]], list[Skipped]]:
+        """Validate raw events and give the good ones their ids."""
+        valid, skipped = _validate_all(_EVENTS, raw_events)
+        latest = self._services.clock.now() + timedelta(
+            seconds=self._services.settings.max_future_seconds
+        )
+        prepared: list[tuple[int, PreparedEvent]] = []
+        for index, event in valid:
+            if event.event_type not in self._types:
+                skipped.append(
+                    Skipped(
+                        index,
+                        "UNKNOWN_EVENT_TYPE",
+                        f"field 'event_type': '{event.event_type}' is not a registered "
+                        "event type.",
+                    )
+                )
+            elif event.timestamp > latest:
+                skipped.append(
+                    Skipped(
+                        index,
+                        "TIMESTAMP_IN_FUTURE",
+                        "field 'timestamp': more than "
+                        f"{self._services.settings.max_future_seconds} s in the future.",
+                    )
+                )
+            else:
+                item = prepare_event(tenant_id, event)
+                if not counts_as_activity(event, self._services.settings):
+                    item = replace(item, counted=False)
+                prepared.append((index, item))
+        skipped.sort(key=lambda s: s.index)
+        return prepared, skipped
+
+    async def ingest(self, tenant_id: UUID, raw_events: Sequence[Any]) -> IngestOutcome:
+        """Validate and store one batch in one transaction.
+
+        Raises :class:`DailyCapExceededError` when the plan's cap leaves room for none
+        of the batch's new events.
+        """
+        tenant = await self.tenant(tenant_id)
+        prepared, skipped = self.prepare(tenant_id, raw_events)
+        outcome = IngestOutcome(skipped=skipped)
+        if not prepared:
+            return outcome
+
+        now = self._services.clock.now()
+        result = await self._services.store.for_tenant(tenant_id).ingest_events(
+            [event for _, event in prepared],
+            policy=self._policy,
+            daily_cap=tenant.daily_event_cap,
+            now=now,
+        )
+        over_cap = set(result.over_cap)
+        if over_cap and not result.stored and not result.duplicates:
+            raise DailyCapExceededError(
+                f"The {tenant.plan} plan's cap of {tenant.daily_event_cap} events per "
+                "UTC day is reached; retry after midnight UTC.",
+                retry_after=seconds_until_next_utc_day(now),
+            )
+        for index, event in prepared:
+            if event.event_id in over_cap:
+                outcome.skipped.append(
+                    Skipped(index, "DAILY_CAP_EXCEEDED", "The daily event cap is reached.")
+                )
+            else:
+                outcome.event_ids.append(event.event_id)
+        outcome.skipped.sort(key=lambda s: s.index)
+        outcome.stored = len(result.stored)
+        outcome.duplicates = len(outcome.event_ids) - outcome.stored
+        logger.info(
+            "ingested tenant=%s stored=%d duplicates=%d skipped=%d",
+            tenant_id,
+            outcome.stored,
+            outcome.duplicates,
+            len(outcome.skipped),
+        )
+        return outcome
+
+    async def ingest_many(
+        self, tenant_id: UUID, raw_events: Iterable[Any], *, chunk_size: int = 5_000
+    ) -> IngestOutcome:
+        """Store any number of events, one transaction per chunk (library use)."""
+        total = IngestOutcome()
+        chunk: list[Any] = []
+        offset = 0
+        for raw in raw_events:
+            chunk.append(raw.model_dump() if isinstance(raw, BaseModel) else raw)
+            if len(chunk) >= chunk_size:
+                total.merge(await self.ingest(tenant_id, chunk), offset)
+                offset += len(chunk)
+                chunk = []
+        if chunk:
+            total.merge(await self.ingest(tenant_id, chunk), offset)
+        return total
+
+    async def sync(
+        self, tenant_id: UUID, entity: str, raw_items: Sequence[Any]
+    ) -> SyncOutcome:
+        """Upsert or delete catalogue items of one entity (SPEC §2)."""
+        await self.tenant(tenant_id)
+        model = SYNC_MODELS[entity]
+        valid, skipped = _validate_all(TypeAdapter(list[model]), raw_items)  # type: ignore[valid-type]
+        latest: dict[tuple[Any, ...], BaseModel] = {}
+        for _, item in valid:
+            key = tuple(getattr(item, name) for name in SYNC_KEYS[entity])
+            latest.pop(key, None)
+            latest[key] = item  # a later item with the same key replaces the earlier
+        outcome = SyncOutcome(skipped=skipped)
+        if latest:
+            result = await self._services.store.for_tenant(tenant_id).sync(
+                entity, list(latest.values()), now=self._services.clock.now()
+            )
+            outcome.upserted, outcome.deleted = result.upserted, result.deleted
+        logger.info(
+            "synced tenant=%s entity=%s upserted=%d deleted=%d skipped=%d",
+            tenant_id,
+            entity,
+            outcome.upserted,
+            outcome.deleted,
+            len(skipped),
+        )
+        return outcome

@@ -1,0 +1,95 @@
+"""The seams the core depends on; ``ssea_storage`` ships SQL implementations.
+
+A :class:`Store` hands out one :class:`TenantRepository` per tenant, and every
+statement such a repository runs is bound to that tenant. The few calls that must look
+across tenants (create a tenant, resolve an API key) live on the separate
+:class:`OperatorRepository`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from ssea_core.ingest.events import PreparedEvent
+from ssea_core.ingest.sessions import SessionPolicy
+from ssea_core.records import ApiKeyRecord, IngestResult, Plan, SyncResult, TenantRecord
+
+
+class OperatorRepository(Protocol):
+    """Cross-tenant calls, for operators and for resolving credentials."""
+
+    async def create_tenant(
+        self, name: str, plan: Plan, *, now: datetime, timezone: str = "UTC"
+    ) -> TenantRecord: ...
+
+    async def get_tenant(self, tenant_id: UUID) -> TenantRecord | None: ...
+
+    async def list_tenants(self) -> list[TenantRecord]: ...
+
+    async def find_api_key(self, key_hash: str) -> ApiKeyRecord | None: ...
+
+    async def ping(self) -> None:
+        """Raise when the store cannot be reached."""
+        ...
+
+
+class TenantRepository(Protocol):
+    """Everything stored for one tenant; no method reaches another tenant."""
+
+    @property
+    def tenant_id(self) -> UUID: ...
+
+    async def create_api_key(
+        self,
+        *,
+        key_hash: str,
+        prefix: str,
+        name: str,
+        now: datetime,
+        expires_at: datetime | None,
+    ) -> ApiKeyRecord: ...
+
+    async def list_api_keys(self) -> list[ApiKeyRecord]: ...
+
+    async def revoke_api_key(self, key_id: str, *, now: datetime) -> bool:
+        """Revoke a key of this tenant; False when it has no such key."""
+        ...
+
+    async def touch_api_key(self, key_id: str, *, now: datetime) -> None: ...
+
+    async def ingest_events(
+        self,
+        events: Sequence[PreparedEvent],
+        *,
+        policy: SessionPolicy,
+        daily_cap: int | None,
+        now: datetime,
+    ) -> IngestResult:
+        """Store new events, sessions and rollups in one transaction.
+
+        Events already stored are reported as duplicates and change nothing; new events
+        beyond the day's remaining cap are reported as over the cap and not stored.
+        """
+        ...
+
+    async def sync(
+        self, entity: str, items: Sequence[BaseModel], *, now: datetime
+    ) -> SyncResult:
+        """Upsert or delete catalogue rows of one entity in one transaction."""
+        ...
+
+
+class Store(Protocol):
+    """A data store: the operator repository and one repository per tenant."""
+
+    @property
+    def operator(self) -> OperatorRepository: ...
+
+    def for_tenant(self, tenant_id: UUID) -> TenantRepository: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,107 @@
+"""A route table with path parameters.
+
+Patterns are literal segments and ``{name}`` segments; a parameter matches one
+non-empty path segment. An unknown path is a 404; a known path with another method is
+a 405 that lists the allowed methods.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import unquote
+
+from ssea_core.errors import MethodNotAllowedError, NotFoundError
+
+if TYPE_CHECKING:
+    from ssea_core.context import RequestContext
+    from ssea_core.http import Response
+
+Handler = Callable[["RequestContext"], Awaitable["Response"]]
+AuthMode = Literal["public", "api_key", "session", "viewer"]
+_PARAM = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One route: method, pattern, handler, who may call it."""
+
+    method: str
+    pattern: str
+    handler: Handler
+    name: str
+    auth: tuple[AuthMode, ...] = ("api_key",)
+    roles: frozenset[str] = frozenset({"admin"})
+    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        parts = _PARAM.split(self.pattern)
+        source = "".join(
+            f"(?P<{part}>[^/]+)" if index % 2 else re.escape(part)
+            for index, part in enumerate(parts)
+        )
+        object.__setattr__(self, "regex", re.compile(f"^{source}$"))
+
+    @property
+    def is_public(self) -> bool:
+        return "public" in self.auth
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    route: Route
+    params: dict[str, str]
+
+
+class Router:
+    """Holds the routes of the application and finds the one a request names."""
+
+    def __init__(self) -> None:
+        self._routes: list[Route] = []
+
+    @property
+    def routes(self) -> Sequence[Route]:
+        return tuple(self._routes)
+
+    def add(
+        self,
+        method: str,
+        pattern: str,
+        handler: Handler,
+        *,
+        name: str | None = None,
+        auth: Sequence[AuthMode] = ("api_key",),
+        roles: Sequence[str] = ("admin",),
+    ) -> Route:
+        """Register a handler; returns the route."""
+        route = Route(
+            method=method.upper(),
+            pattern=pattern,
+            handler=handler,
+            name=name or handler.__name__,
+            auth=tuple(auth),
+            roles=frozenset(roles),
+        )
+        self._routes.append(route)
+        return route
+
+    def match(self, method: str, path: str) -> Match:
+        """Find the route for a method and path.
+
+        Raises :class:`NotFoundError` for an unknown path and
+        :class:`MethodNotAllowedError` when only other methods serve it.
+        """
+        allowed: list[str] = []
+        for route in self._routes:
+            found = route.regex.match(path)
+            if found is None:
+                continue
+            if route.method == method or (method == "HEAD" and route.method == "GET"):
+                params = {key: unquote(value) for key, value in found.groupdict().items()}
+                return Match(route, params)
+            allowed.append(route.method)
+        if allowed:
+            raise MethodNotAllowedError(allowed, method)
+        raise NotFoundError(f"No route for {path}.")

@@ -1,0 +1,300 @@
+"""The SQL schema, as SQLAlchemy Core tables shared by every engine.
+
+Every table but ``tenants`` starts its primary key with ``tenant_id``. Times are stored
+in UTC; site-level events roll up under course ``''`` so that keys stay non-null.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every engine (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError(f"an aware datetime is required, got {value!r}")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+def _tenant_column() -> Column[Any]:
+    return Column(
+        "tenant_id",
+        Uuid,
+        ForeignKey("tenants.tenant_id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+
+
+def _id(name: str, *, primary_key: bool = True, nullable: bool = False) -> Column[Any]:
+    return Column(name, String(64), primary_key=primary_key, nullable=nullable)
+
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("tenant_id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("plan", String(20), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("timezone", String(64), nullable=False, default="UTC"),
+    Column("custom_domain", String(255), unique=True),
+    Column("settings", Json, nullable=False, default=dict),
+    # Secrets are Fernet tokens under the master key, never plaintext.
+    Column("sso_secret", LargeBinary),
+    Column("viewer_secret", LargeBinary),
+    Column("ip_salt", LargeBinary),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(40), primary_key=True),
+    Column(
+        "tenant_id",
+        Uuid,
+        ForeignKey("tenants.tenant_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("name", String(200), nullable=False, default=""),
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime),
+    Column("revoked_at", UtcDateTime),
+    Column("last_used_at", UtcDateTime),
+)
+
+users = Table(
+    "users",
+    metadata,
+    _tenant_column(),
+    _id("user_id"),
+    Column("username", String(255)),
+    Column("full_name", String(255)),
+    Column("email", String(255)),
+    Column("suspended", Boolean, nullable=False, default=False),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+courses = Table(
+    "courses",
+    metadata,
+    _tenant_column(),
+    _id("course_id"),
+    Column("shortname", String(255)),
+    Column("fullname", String(255)),
+    Column("category", String(255)),
+    Column("start_date", UtcDateTime),
+    Column("end_date", UtcDateTime),
+    Column("visible", Boolean, nullable=False, default=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+modules = Table(
+    "modules",
+    metadata,
+    _tenant_column(),
+    _id("module_id"),
+    _id("course_id", primary_key=False, nullable=True),
+    Column("modname", String(64)),
+    Column("name", String(255)),
+    Column("completion_enabled", Boolean, nullable=False, default=False),
+    Column("due_date", UtcDateTime),
+    Column("visible", Boolean, nullable=False, default=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_modules_tenant_course", "tenant_id", "course_id"),
+)
+
+enrolments = Table(
+    "enrolments",
+    metadata,
+    _tenant_column(),
+    _id("user_id"),
+    _id("course_id"),
+    Column("role", String(20), primary_key=True),
+    Column("status", String(20), nullable=False, default="active"),
+    Column("time_start", UtcDateTime),
+    Column("time_end", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_enrolments_tenant_course", "tenant_id", "course_id"),
+)
+
+grade_items = Table(
+    "grade_items",
+    metadata,
+    _tenant_column(),
+    _id("course_id"),
+    _id("item_id"),
+    Column("item_name", String(255)),
+    Column("item_type", String(64)),
+    Column("grademin", Float, nullable=False, default=0.0),
+    Column("grademax", Float, nullable=False, default=100.0),
+    Column("gradepass", Float),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+grades = Table(
+    "grades",
+    metadata,
+    _tenant_column(),
+    _id("user_id"),
+    _id("course_id"),
+    _id("item_id"),
+    Column("finalgrade", Float),
+    Column("graded_at", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_grades_tenant_course_item", "tenant_id", "course_id", "item_id"),
+)
+
+completions = Table(
+    "completions",
+    metadata,
+    _tenant_column(),
+    _id("user_id"),
+    _id("course_id"),
+    # '' is the whole course (SPEC: module_id null), so the key stays non-null.
+    _id("module_id"),
+    Column("state", String(20), nullable=False),
+    Column("completed_at", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_completions_tenant_course", "tenant_id", "course_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    _tenant_column(),
+    Column("event_id", String(40), primary_key=True),
+    Column("event_type", String(64), nullable=False),
+    _id("user_id", primary_key=False),
+    _id("course_id", primary_key=False, nullable=True),
+    _id("module_id", primary_key=False, nullable=True),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("metadata", Json, nullable=False, default=dict),
+    _id("moodle_log_id", primary_key=False, nullable=True),
+    _id("real_user_id", primary_key=False, nullable=True),
+    Column("origin", String(32)),
+    Column("ip_hash", String(32)),
+    # False: stored, but not the user's own activity (logged in as, cli, no user).
+    Column("counted", Boolean, nullable=False, default=True),
+    Column("ingested_at", UtcDateTime, nullable=False),
+    Index("ix_events_tenant_user_time", "tenant_id", "user_id", "occurred_at"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    _tenant_column(),
+    Column("session_id", String(40), primary_key=True),
+    _id("user_id", primary_key=False),
+    _id("course_id", primary_key=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime, nullable=False),
+    Column("first_event_id", String(40), nullable=False),
+    Column("last_event_id", String(40), nullable=False),
+    Column("event_count", Integer, nullable=False),
+    Column("seconds", BigInteger, nullable=False),
+    Index("ix_sessions_tenant_user_start", "tenant_id", "user_id", "started_at"),
+)
+
+#: The newest counted event of each user, and the session it belongs to: the small
+#: tail state that lets in-order events extend sessions without reading events back.
+user_activity = Table(
+    "user_activity",
+    metadata,
+    _tenant_column(),
+    _id("user_id"),
+    Column("first_seen_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("last_event_id", String(40), nullable=False),
+    Column("last_event_type", String(64), nullable=False),
+    _id("last_course_id", primary_key=False, nullable=True),
+    Column("open_session_id", String(40), nullable=False),
+)
+
+daily_rollups = Table(
+    "daily_rollups",
+    metadata,
+    _tenant_column(),
+    Column("day", Date, primary_key=True),
+    _id("user_id"),
+    _id("course_id"),
+    Column("events", Integer, nullable=False, default=0),
+    Column("sessions", Integer, nullable=False, default=0),
+    Column("seconds", BigInteger, nullable=False, default=0),
+    Index("ix_daily_rollups_tenant_course_day", "tenant_id", "course_id", "day"),
+    Index("ix_daily_rollups_tenant_user_day", "tenant_id", "user_id", "day"),
+)
+
+hourly_rollups = Table(
+    "hourly_rollups",
+    metadata,
+    _tenant_column(),
+    Column("hour", UtcDateTime, primary_key=True),
+    _id("course_id"),
+    Column("events", Integer, nullable=False, default=0),
+    Column("sessions", Integer, nullable=False, default=0),
+    Column("seconds", BigInteger, nullable=False, default=0),
+)
+
+usage_daily = Table(
+    "usage_daily",
+    metadata,
+    _tenant_column(),
+    Column("day", Date, primary_key=True),
+    Column("events", BigInteger, nullable=False, default=0),
+)

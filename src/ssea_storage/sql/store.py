@@ -1,0 +1,254 @@
+"""SQL implementations of the core's repository protocols (SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel
+from sqlalchemy import Connection, Engine, select, text, update
+
+from ssea_core.ingest.events import PreparedEvent
+from ssea_core.ingest.sessions import SessionPolicy
+from ssea_core.records import (
+    ApiKeyRecord,
+    IngestResult,
+    Plan,
+    SyncResult,
+    TenantRecord,
+)
+from ssea_storage.secrets import SecretBox, new_secret
+from ssea_storage.sql.catalogue import sync_items
+from ssea_storage.sql.executor import SqlExecutor, make_engine
+from ssea_storage.sql.schema import api_keys, tenants
+from ssea_storage.sql.writes import EventWriter
+
+logger = logging.getLogger(__name__)
+
+
+def _tenant(row: Any) -> TenantRecord:
+    return TenantRecord(
+        tenant_id=row.tenant_id,
+        name=row.name,
+        plan=row.plan,
+        active=row.active,
+        created_at=row.created_at,
+        timezone=row.timezone,
+        custom_domain=row.custom_domain,
+    )
+
+
+def _api_key(row: Any) -> ApiKeyRecord:
+    return ApiKeyRecord(
+        key_id=row.key_id,
+        tenant_id=row.tenant_id,
+        name=row.name,
+        prefix=row.prefix,
+        active=row.active,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+        last_used_at=row.last_used_at,
+    )
+
+
+class SqlOperatorRepository:
+    """The cross-tenant calls: tenants and key resolution."""
+
+    def __init__(self, executor: SqlExecutor, box: SecretBox) -> None:
+        self._executor = executor
+        self._box = box
+
+    async def create_tenant(
+        self, name: str, plan: Plan, *, now: datetime, timezone: str = "UTC"
+    ) -> TenantRecord:
+        row = {
+            "tenant_id": uuid4(),
+            "name": name,
+            "plan": plan,
+            "active": True,
+            "timezone": timezone,
+            "settings": {},
+            "sso_secret": self._box.seal(new_secret()),
+            "viewer_secret": self._box.seal(new_secret()),
+            "ip_salt": self._box.seal(new_secret()),
+            "created_at": now,
+        }
+
+        def work(connection: Connection) -> None:
+            connection.execute(tenants.insert().values(**row))
+
+        await self._executor.run(work, write=True)
+        logger.info("tenant created tenant=%s plan=%s", row["tenant_id"], plan)
+        return TenantRecord(row["tenant_id"], name, plan, True, now, timezone)
+
+    async def get_tenant(self, tenant_id: UUID) -> TenantRecord | None:
+        def work(connection: Connection) -> TenantRecord | None:
+            row = connection.execute(
+                select(tenants).where(tenants.c.tenant_id == tenant_id)
+            ).first()
+            return _tenant(row) if row is not None else None
+
+        return await self._executor.run(work)
+
+    async def list_tenants(self) -> list[TenantRecord]:
+        def work(connection: Connection) -> list[TenantRecord]:
+            rows = connection.execute(select(tenants).order_by(tenants.c.created_at))
+            return [_tenant(row) for row in rows]
+
+        return await self._executor.run(work)
+
+    async def find_api_key(self, key_hash: str) -> ApiKeyRecord | None:
+        def work(connection: Connection) -> ApiKeyRecord | None:
+            row = connection.execute(
+                select(api_keys).where(api_keys.c.key_hash == key_hash)
+            ).first()
+            return _api_key(row) if row is not None else None
+
+        return await self._executor.run(work)
+
+    async def ping(self) -> None:
+        await self._executor.run(lambda connection: connection.execute(text("SELECT 1")))
+
+
+class SqlTenantRepository:
+    """Everything stored for one tenant; each statement binds ``tenant_id``."""
+
+    def __init__(self, executor: SqlExecutor, tenant_id: UUID) -> None:
+        self._executor = executor
+        self._tenant_id = tenant_id
+
+    @property
+    def tenant_id(self) -> UUID:
+        return self._tenant_id
+
+    async def create_api_key(
+        self,
+        *,
+        key_hash: str,
+        prefix: str,
+        name: str,
+        now: datetime,
+        expires_at: datetime | None,
+    ) -> ApiKeyRecord:
+        row = {
+            "key_id": "key_" + secrets.token_hex(8),
+            "tenant_id": self._tenant_id,
+            "name": name,
+            "prefix": prefix,
+            "key_hash": key_hash,
+            "active": True,
+            "created_at": now,
+            "expires_at": expires_at,
+        }
+
+        def work(connection: Connection) -> None:
+            connection.execute(api_keys.insert().values(**row))
+
+        await self._executor.run(work, write=True)
+        logger.info("api key created tenant=%s key_id=%s", self._tenant_id, row["key_id"])
+        return ApiKeyRecord(
+            key_id=row["key_id"],
+            tenant_id=self._tenant_id,
+            name=name,
+            prefix=prefix,
+            active=True,
+            created_at=now,
+            expires_at=expires_at,
+        )
+
+    async def list_api_keys(self) -> list[ApiKeyRecord]:
+        def work(connection: Connection) -> list[ApiKeyRecord]:
+            rows = connection.execute(
+                select(api_keys)
+                .where(api_keys.c.tenant_id == self._tenant_id)
+                .order_by(api_keys.c.created_at)
+            )
+            return [_api_key(row) for row in rows]
+
+        return await self._executor.run(work)
+
+    async def revoke_api_key(self, key_id: str, *, now: datetime) -> bool:
+        def work(connection: Connection) -> bool:
+            result = connection.execute(
+                update(api_keys)
+                .where(
+                    api_keys.c.tenant_id == self._tenant_id,
+                    api_keys.c.key_id == key_id,
+                )
+                .values(active=False, revoked_at=now)
+            )
+            return bool(result.rowcount)
+
+        revoked = await self._executor.run(work, write=True)
+        if revoked:
+            logger.info("api key revoked tenant=%s key_id=%s", self._tenant_id, key_id)
+        return revoked
+
+    async def touch_api_key(self, key_id: str, *, now: datetime) -> None:
+        def work(connection: Connection) -> None:
+            connection.execute(
+                update(api_keys)
+                .where(
+                    api_keys.c.tenant_id == self._tenant_id,
+                    api_keys.c.key_id == key_id,
+                )
+                .values(last_used_at=now)
+            )
+
+        await self._executor.run(work, write=True)
+
+    async def ingest_events(
+        self,
+        events: Sequence[PreparedEvent],
+        *,
+        policy: SessionPolicy,
+        daily_cap: int | None,
+        now: datetime,
+    ) -> IngestResult:
+        def work(connection: Connection) -> IngestResult:
+            writer = EventWriter(connection, self._tenant_id, policy)
+            return writer.write(events, daily_cap=daily_cap, now=now)
+
+        return await self._executor.run(work, write=True)
+
+    async def sync(
+        self, entity: str, items: Sequence[BaseModel], *, now: datetime
+    ) -> SyncResult:
+        def work(connection: Connection) -> SyncResult:
+            return sync_items(connection, self._tenant_id, entity, items, now)
+
+        return await self._executor.run(work, write=True)
+
+
+class SqlStore:
+    """A :class:`ssea_core.protocols.Store` over one SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine, box: SecretBox) -> None:
+        self.engine = engine
+        self.executor = SqlExecutor(engine)
+        self._operator = SqlOperatorRepository(self.executor, box)
+
+    @classmethod
+    def from_url(cls, url: str, *, master_key: str | bytes) -> SqlStore:
+        return cls(make_engine(url), SecretBox(master_key))
+
+    @property
+    def operator(self) -> SqlOperatorRepository:
+        return self._operator
+
+    def for_tenant(self, tenant_id: UUID) -> SqlTenantRepository:
+        return SqlTenantRepository(self.executor, tenant_id)
+
+    def create_schema(self) -> None:
+        """Create every table directly (tests, examples); services use migrations."""
+        from ssea_storage.sql.schema import metadata
+
+        metadata.create_all(self.engine)
+
+    async def aclose(self) -> None:
+        await self.executor.aclose()

@@ -1,0 +1,432 @@
+"""The write path of events: insert-if-absent, sessions and rollups, one transaction.
+
+Runs inside the caller's transaction on one connection. Only events that were really
+new move sessions and rollups. In-order events extend a user's open session from the
+small tail state in ``user_activity``; an event older than the tail re-sessionises the
+window from the start of the session before it to the end of the session after it
+(see ``ssea_core.ingest.sessions`` for why that window is enough).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    Connection,
+    String,
+    and_,
+    delete,
+    func,
+    literal,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ssea_core.ingest.events import PreparedEvent
+from ssea_core.ingest.sessions import (
+    Activity,
+    Contributions,
+    Session,
+    SessionPolicy,
+    Tally,
+    Timed,
+    contributions,
+    difference,
+    order_key,
+    sessionize,
+)
+from ssea_core.records import IngestResult
+from ssea_storage.sql.schema import (
+    UtcDateTime,
+    daily_rollups,
+    events,
+    hourly_rollups,
+    sessions,
+    usage_daily,
+    user_activity,
+)
+
+_CHUNK = 900  # stays under SQLite's bound-parameter limit in IN lists
+
+
+def upsert(connection: Connection, table: Any) -> Any:
+    """The dialect's INSERT that supports ON CONFLICT."""
+    module = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return module.insert(table)
+
+
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _key(at: datetime, event_id: str) -> Any:
+    """A bound (time, event id) pair to compare against ordering keys in SQL."""
+    return tuple_(literal(at, UtcDateTime()), literal(event_id, String()))
+
+
+def _advisory_key(tenant_id: UUID) -> int:
+    digest = hashlib.sha256(b"ssea-ingest|" + tenant_id.bytes).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class EventWriter:
+    """Writes one batch of prepared events for one tenant on one connection."""
+
+    def __init__(
+        self, connection: Connection, tenant_id: UUID, policy: SessionPolicy
+    ) -> None:
+        self.connection = connection
+        self.tenant_id = tenant_id
+        self.policy = policy
+        self.daily: dict[tuple[date, str, str], Tally] = {}
+        self.hourly: dict[tuple[datetime, str], Tally] = {}
+
+    def write(
+        self, batch: Sequence[PreparedEvent], *, daily_cap: int | None, now: datetime
+    ) -> IngestResult:
+        if self.connection.dialect.name == "postgresql":
+            # One writer per tenant: sessions and caps stay exact under concurrency.
+            lock = func.pg_advisory_xact_lock(_advisory_key(self.tenant_id))
+            self.connection.execute(select(lock))
+        unique: dict[str, PreparedEvent] = {}
+        for item in batch:
+            unique.setdefault(item.event_id, item)
+        existing = self._existing(list(unique))
+        candidates = [item for key, item in unique.items() if key not in existing]
+
+        over_cap: list[PreparedEvent] = []
+        if daily_cap is not None and candidates:
+            room = max(0, daily_cap - self._used_today(now))
+            candidates, over_cap = candidates[:room], candidates[room:]
+
+        if candidates:
+            self._insert_events(candidates, now)
+            self._count_usage(len(candidates), now)
+            self._sessionise([item for item in candidates if item.counted])
+            self._apply_rollups()
+        stored = {item.event_id for item in candidates}
+        return IngestResult(
+            stored=[item.event_id for item in candidates],
+            duplicates=[item.event_id for item in batch if item.event_id in existing],
+            over_cap=[item.event_id for item in over_cap if item.event_id not in stored],
+        )
+
+    # -- events and usage ---------------------------------------------------------
+
+    def _existing(self, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for part in _chunks(ids):
+            rows = self.connection.execute(
+                select(events.c.event_id).where(
+                    events.c.tenant_id == self.tenant_id, events.c.event_id.in_(part)
+                )
+            )
+            found.update(row[0] for row in rows)
+        return found
+
+    def _insert_events(self, items: Sequence[PreparedEvent], now: datetime) -> None:
+        rows = [
+            {
+                "tenant_id": self.tenant_id,
+                "event_id": item.event_id,
+                "event_type": item.event_type,
+                "user_id": item.user_id,
+                "course_id": item.course_id,
+                "module_id": item.module_id,
+                "occurred_at": item.occurred_at,
+                "metadata": item.metadata,
+                "moodle_log_id": item.moodle_log_id,
+                "real_user_id": item.real_user_id,
+                "origin": item.origin,
+                "ip_hash": item.ip_hash,
+                "counted": item.counted,
+                "ingested_at": now,
+            }
+            for item in items
+        ]
+        self.connection.execute(events.insert(), rows)
+
+    def _used_today(self, now: datetime) -> int:
+        used = self.connection.execute(
+            select(usage_daily.c.events).where(
+                usage_daily.c.tenant_id == self.tenant_id,
+                usage_daily.c.day == now.date(),
+            )
+        ).scalar_one_or_none()
+        return int(used or 0)
+
+    def _count_usage(self, count: int, now: datetime) -> None:
+        statement = upsert(self.connection, usage_daily).values(
+            tenant_id=self.tenant_id, day=now.date(), events=count
+        )
+        self.connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=["tenant_id", "day"],
+                set_={"events": usage_daily.c.events + statement.excluded.events},
+            )
+        )
+
+    # -- sessions -------------------------------------------------------------------
+
+    def _sessionise(self, items: Sequence[PreparedEvent]) -> None:
+        by_user: dict[str, list[PreparedEvent]] = defaultdict(list)
+        for item in items:
+            by_user[item.user_id].append(item)
+        tails = self._tails(list(by_user))
+        new_sessions: list[dict[str, Any]] = []
+        tail_rows: list[dict[str, Any]] = []
+        for user_id, user_events in by_user.items():
+            user_events.sort(key=order_key)
+            tail = tails.get(user_id)
+            if tail is None or order_key(user_events[0]) > (
+                tail["last_seen_at"],
+                tail["last_event_id"],
+            ):
+                row = self._append(user_id, user_events, tail, new_sessions)
+            else:
+                row = self._rewindow(user_id, user_events, tail, new_sessions)
+            tail_rows.append(row)
+        if new_sessions:
+            self.connection.execute(sessions.insert(), new_sessions)
+        self._save_tails(tail_rows)
+
+    def _tails(self, user_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for part in _chunks(user_ids):
+            rows = self.connection.execute(
+                select(user_activity).where(
+                    user_activity.c.tenant_id == self.tenant_id,
+                    user_activity.c.user_id.in_(part),
+                )
+            ).mappings()
+            found.update((row["user_id"], dict(row)) for row in rows)
+        return found
+
+    def _append(
+        self,
+        user_id: str,
+        user_events: list[PreparedEvent],
+        tail: dict[str, Any] | None,
+        new_sessions: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """Events all after the user's newest: extend the open session, add more."""
+        window: list[Timed] = list(user_events)
+        before = Contributions()
+        if tail is not None:
+            last = Activity(
+                tail["last_seen_at"],
+                tail["last_event_id"],
+                tail["last_event_type"],
+                tail["last_course_id"],
+            )
+            window.insert(0, last)
+            # The tail stands for its session's end: as a one-event session it adds
+            # the tail allowance, and its session start cancels out in the difference.
+            before = contributions([Session([last], [self.policy.tail_seconds])])
+        computed = sessionize(window, self.policy)
+        self._record(user_id, difference(contributions(computed), before))
+
+        open_id = ""
+        if tail is not None:
+            extended, computed = computed[0], computed[1:]
+            open_id = tail["open_session_id"]
+            self.connection.execute(
+                update(sessions)
+                .where(
+                    sessions.c.tenant_id == self.tenant_id,
+                    sessions.c.session_id == open_id,
+                )
+                .values(
+                    ended_at=extended.last.occurred_at,
+                    last_event_id=extended.last.event_id,
+                    event_count=sessions.c.event_count + len(extended.events) - 1,
+                    seconds=sessions.c.seconds
+                    + extended.seconds
+                    - self.policy.tail_seconds,
+                )
+            )
+        for session in computed:
+            new_sessions.append(self._session_row(user_id, session))
+            open_id = new_sessions[-1]["session_id"]
+        first_seen = tail["first_seen_at"] if tail else user_events[0].occurred_at
+        return self._tail_row(user_id, user_events[-1], open_id, first_seen)
+
+    def _rewindow(
+        self,
+        user_id: str,
+        user_events: list[PreparedEvent],
+        tail: dict[str, Any],
+        new_sessions: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """Some events are older than the tail: re-sessionise the affected window."""
+        low, high = order_key(user_events[0]), order_key(user_events[-1])
+        owner = and_(sessions.c.tenant_id == self.tenant_id, sessions.c.user_id == user_id)
+        start_key = tuple_(sessions.c.started_at, sessions.c.first_event_id)
+        before = self.connection.execute(
+            select(sessions.c.started_at, sessions.c.first_event_id)
+            .where(owner, start_key < _key(low[0], low[1]))
+            .order_by(sessions.c.started_at.desc(), sessions.c.first_event_id.desc())
+            .limit(1)
+        ).first()
+
+        mine = and_(
+            events.c.tenant_id == self.tenant_id,
+            events.c.user_id == user_id,
+            events.c.counted.is_(True),
+        )
+        event_key = tuple_(events.c.occurred_at, events.c.event_id)
+        after = self.connection.execute(
+            select(events.c.occurred_at, events.c.event_id)
+            .where(mine, event_key > _key(high[0], high[1]))
+            .order_by(events.c.occurred_at, events.c.event_id)
+            .limit(1)
+        ).first()
+        end = None
+        if after is not None:
+            end = self.connection.execute(
+                select(sessions.c.ended_at, sessions.c.last_event_id)
+                .where(owner, start_key <= _key(after[0], after[1]))
+                .order_by(sessions.c.started_at.desc(), sessions.c.first_event_id.desc())
+                .limit(1)
+            ).first()
+
+        query = select(
+            events.c.occurred_at,
+            events.c.event_id,
+            events.c.event_type,
+            events.c.course_id,
+        ).where(mine)
+        if before is not None:
+            query = query.where(event_key >= _key(before[0], before[1]))
+        if end is not None:
+            query = query.where(event_key <= _key(end[0], end[1]))
+        loaded = [
+            Activity(row[0], row[1], row[2], row[3])
+            for row in self.connection.execute(
+                query.order_by(events.c.occurred_at, events.c.event_id)
+            )
+        ]
+        fresh = {item.event_id for item in user_events}
+        old = sessionize([a for a in loaded if a.event_id not in fresh], self.policy)
+        new = sessionize(loaded, self.policy)
+        self._record(user_id, difference(contributions(new), contributions(old)))
+
+        stale = [session.session_id(self.tenant_id, user_id) for session in old]
+        for part in _chunks(stale):
+            self.connection.execute(
+                delete(sessions).where(owner, sessions.c.session_id.in_(part))
+            )
+        rows = [self._session_row(user_id, session) for session in new]
+        new_sessions.extend(rows)
+
+        first_seen = min(tail["first_seen_at"], user_events[0].occurred_at)
+        if loaded[-1].event_id == tail["last_event_id"]:
+            last = loaded[-1]
+            return self._tail_row(user_id, last, rows[-1]["session_id"], first_seen)
+        return {**tail, "first_seen_at": first_seen}
+
+    def _session_row(self, user_id: str, session: Session) -> dict[str, Any]:
+        return {
+            "tenant_id": self.tenant_id,
+            "session_id": session.session_id(self.tenant_id, user_id),
+            "user_id": user_id,
+            "course_id": session.first.course_id or "",
+            "started_at": session.first.occurred_at,
+            "ended_at": session.last.occurred_at,
+            "first_event_id": session.first.event_id,
+            "last_event_id": session.last.event_id,
+            "event_count": len(session.events),
+            "seconds": session.seconds,
+        }
+
+    def _tail_row(
+        self, user_id: str, last: Timed, open_session_id: str, first_seen: datetime
+    ) -> dict[str, Any]:
+        return {
+            "tenant_id": self.tenant_id,
+            "user_id": user_id,
+            "first_seen_at": first_seen,
+            "last_seen_at": last.occurred_at,
+            "last_event_id": last.event_id,
+            "last_event_type": last.event_type,
+            "last_course_id": last.course_id,
+            "open_session_id": open_session_id,
+        }
+
+    def _save_tails(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        statement = upsert(self.connection, user_activity)
+        columns = [c.name for c in user_activity.columns if not c.primary_key]
+        self.connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=["tenant_id", "user_id"],
+                set_={name: statement.excluded[name] for name in columns},
+            ),
+            rows,
+        )
+
+    # -- rollups --------------------------------------------------------------------
+
+    def _record(self, user_id: str, change: Contributions) -> None:
+        for (day, course_id), tally in change.daily.items():
+            _add(self.daily, (day, user_id, course_id), tally)
+        for hour_key, tally in change.hourly.items():
+            _add(self.hourly, hour_key, tally)
+
+    def _apply_rollups(self) -> None:
+        daily = [
+            {
+                "tenant_id": self.tenant_id,
+                "day": day,
+                "user_id": user_id,
+                "course_id": course_id,
+                "events": tally.events,
+                "sessions": tally.sessions,
+                "seconds": tally.seconds,
+            }
+            for (day, user_id, course_id), tally in self.daily.items()
+        ]
+        hourly = [
+            {
+                "tenant_id": self.tenant_id,
+                "hour": hour,
+                "course_id": course_id,
+                "events": tally.events,
+                "sessions": tally.sessions,
+                "seconds": tally.seconds,
+            }
+            for (hour, course_id), tally in self.hourly.items()
+        ]
+        for table, rows in ((daily_rollups, daily), (hourly_rollups, hourly)):
+            if not rows:
+                continue
+            statement = upsert(self.connection, table)
+            keys = [column.name for column in table.primary_key.columns]
+            self.connection.execute(
+                statement.on_conflict_do_update(
+                    index_elements=keys,
+                    set_={
+                        name: table.c[name] + statement.excluded[name]
+                        for name in ("events", "sessions", "seconds")
+                    },
+                ),
+                rows,
+            )
+        self.daily.clear()
+        self.hourly.clear()
+
+
+def _add(cells: dict[Any, Tally], key: Any, tally: Tally) -> None:
+    cell = cells.setdefault(key, Tally())
+    cell.events += tally.events
+    cell.sessions += tally.sessions
+    cell.seconds += tally.seconds
