@@ -45,7 +45,9 @@ def tests_postgres(session: nox.Session) -> None:
     """The PostgreSQL half of the suite; an unreachable server is an error here."""
     _install(session)
     env = {
-        "SSEA_TEST_POSTGRES_URL": os.environ.get("SSEA_TEST_POSTGRES_URL", POSTGRES_URL),
+        "SSEA_TEST_POSTGRES_URL": os.environ.get(
+            "SSEA_TEST_POSTGRES_URL", POSTGRES_URL
+        ),
         "SSEA_REQUIRE_POSTGRES": "1",
     }
     session.run("pytest", "-m", "postgres", *session.posargs, env=env)

@@ -9,7 +9,7 @@ unreachable server is an error.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,18 +48,30 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def _postgres_engine() -> Engine:
-    engine = make_engine(POSTGRES_URL)
+def postgres_engine(schema: str) -> Engine:
+    """An engine on a schema of its own, so that concurrent runs never collide."""
+    probe = make_engine(POSTGRES_URL)
     try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        with probe.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     except Exception as exc:
-        engine.dispose()
         message = f"PostgreSQL at {POSTGRES_URL} is unreachable: {exc}"
         if REQUIRE_POSTGRES:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
-    return engine
+    finally:
+        probe.dispose()
+    return make_engine(
+        POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"}
+    )
+
+
+def drop_postgres_schema(schema: str) -> None:
+    probe = make_engine(POSTGRES_URL)
+    with probe.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    probe.dispose()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
@@ -68,19 +80,19 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def engine(
-    backend: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Engine]:
+def engine(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """One database per backend for the whole run; tests are isolated by tenant."""
+    schema = f"ssea_test_{os.getpid()}"
     if backend == "sqlite":
         path = tmp_path_factory.mktemp("sqlite") / "ssea.db"
         created = make_engine(f"sqlite:///{path}")
     else:
-        created = _postgres_engine()
-    metadata.drop_all(created)
+        created = postgres_engine(schema)
     metadata.create_all(created)
     yield created
     created.dispose()
+    if backend == "postgres":
+        drop_postgres_schema(schema)
 
 
 @pytest.fixture
@@ -94,8 +106,8 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-async def store(engine: Engine) -> AsyncIterator[SqlStore]:
-    yield SqlStore(engine, SecretBox(MASTER_KEY))
+async def store(engine: Engine) -> SqlStore:
+    return SqlStore(engine, SecretBox(MASTER_KEY))
 
 
 async def make_tenant(
@@ -107,7 +119,10 @@ async def make_tenant(
 async def make_key(store: SqlStore, clock: FixedClock, tenant: TenantRecord) -> str:
     key = generate_api_key()
     await store.for_tenant(tenant.tenant_id).create_api_key(
-        key_hash=key.key_hash, prefix=key.prefix, name="test", now=clock.now(),
+        key_hash=key.key_hash,
+        prefix=key.prefix,
+        name="test",
+        now=clock.now(),
         expires_at=None,
     )
     return key.plaintext

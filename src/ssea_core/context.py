@@ -66,6 +66,4 @@ class RequestContext:
         try:
             return model.model_validate(flat)
         except ValidationError as exc:
-            raise BadRequestError(
-                describe_errors(exc, what="query parameter")
-            ) from exc
+            raise BadRequestError(describe_errors(exc, what="query parameter")) from exc

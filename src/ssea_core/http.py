@@ -67,11 +67,15 @@ class Request:
     def json(self) -> Any:
         """Parse the body as JSON; raise :class:`InvalidJsonError` when it is not."""
         if not self.body.strip():
-            raise InvalidJsonError("The request body is empty; a JSON body is expected.")
+            raise InvalidJsonError(
+                "The request body is empty; a JSON body is expected."
+            )
         try:
             return json.loads(self.body)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidJsonError(f"The request body is not valid JSON: {exc}.") from exc
+            raise InvalidJsonError(
+                f"The request body is not valid JSON: {exc}."
+            ) from exc
 
 
 @dataclass(slots=True)

@@ -99,7 +99,9 @@ class Router:
             if found is None:
                 continue
             if route.method == method or (method == "HEAD" and route.method == "GET"):
-                params = {key: unquote(value) for key, value in found.groupdict().items()}
+                params = {
+                    key: unquote(value) for key, value in found.groupdict().items()
+                }
                 return Match(route, params)
             allowed.append(route.method)
         if allowed:

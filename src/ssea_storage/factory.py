@@ -27,4 +27,6 @@ def resolve_master_key(settings: Settings) -> str:
 def open_store(settings: Settings | None = None) -> SqlStore:
     """A SQL store for the settings' database URL (schema not created here)."""
     settings = settings or Settings()
-    return SqlStore.from_url(settings.database_url, master_key=resolve_master_key(settings))
+    return SqlStore.from_url(
+        settings.database_url, master_key=resolve_master_key(settings)
+    )

@@ -11,8 +11,8 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     AfterValidator,
+    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -69,7 +69,8 @@ def _date_as_midnight(value: Any) -> Any:
     return value
 
 
-#: A point in time: ISO date-time, ISO date (midnight UTC) or Unix seconds; naive is UTC.
+#: A point in time: ISO date-time, ISO date (midnight UTC) or Unix seconds.
+#: Naive times are UTC.
 Instant = Annotated[datetime, BeforeValidator(_date_as_midnight), AfterValidator(_utc)]
 
 
@@ -190,7 +191,9 @@ class CompletionItem(_SyncItem):
     completed_at: Instant | None = None
 
 
-SyncEntity = Literal["users", "courses", "modules", "enrolments", "grades", "completions"]
+SyncEntity = Literal[
+    "users", "courses", "modules", "enrolments", "grades", "completions"
+]
 
 SYNC_MODELS: dict[str, type[_SyncItem]] = {
     "users": UserItem,

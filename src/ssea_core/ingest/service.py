@@ -101,7 +101,10 @@ def _validate_all(
 
 def counts_as_activity(event: EventIn, settings: Settings) -> bool:
     """Whether an event is the user's own activity (data hygiene defaults)."""
-    if settings.exclude_logged_in_as and event.real_user_id not in (None, event.user_id):
+    if settings.exclude_logged_in_as and event.real_user_id not in (
+        None,
+        event.user_id,
+    ):
         return False
     if event.origin is not None and event.origin in settings.excluded_origins:
         return False
@@ -136,9 +139,8 @@ class Ingestor:
     ) -> tuple[list[tuple[int, PreparedEvent]], list[Skipped]]:
         """Validate raw events and give the good ones their ids."""
         valid, skipped = _validate_all(_EVENTS, raw_events)
-        latest = self._services.clock.now() + timedelta(
-            seconds=self._services.settings.max_future_seconds
-        )
+        future = self._services.settings.max_future_seconds
+        latest = self._services.clock.now() + timedelta(seconds=future)
         prepared: list[tuple[int, PreparedEvent]] = []
         for index, event in valid:
             if event.event_type not in self._types:
@@ -155,8 +157,7 @@ class Ingestor:
                     Skipped(
                         index,
                         "TIMESTAMP_IN_FUTURE",
-                        "field 'timestamp': more than "
-                        f"{self._services.settings.max_future_seconds} s in the future.",
+                        f"field 'timestamp': more than {future} s in the future.",
                     )
                 )
             else:
@@ -196,7 +197,9 @@ class Ingestor:
         for index, event in prepared:
             if event.event_id in over_cap:
                 outcome.skipped.append(
-                    Skipped(index, "DAILY_CAP_EXCEEDED", "The daily event cap is reached.")
+                    Skipped(
+                        index, "DAILY_CAP_EXCEEDED", "The daily event cap is reached."
+                    )
                 )
             else:
                 outcome.event_ids.append(event.event_id)

@@ -87,7 +87,9 @@ def order_key(event: Timed) -> tuple[datetime, str]:
     return (event.occurred_at, event.event_id)
 
 
-def starts_session(previous: Timed | None, current: Timed, policy: SessionPolicy) -> bool:
+def starts_session(
+    previous: Timed | None, current: Timed, policy: SessionPolicy
+) -> bool:
     """Whether ``current`` opens a new session after ``previous``."""
     if previous is None or current.event_type == LOGIN or previous.event_type == LOGOUT:
         return True
@@ -179,7 +181,7 @@ def _difference(new: Mapping[K, Tally], old: Mapping[K, Tally]) -> dict[K, Tally
 
 
 def difference(new: Contributions, old: Contributions) -> Contributions:
-    """``new − old`` cell by cell, keeping only cells that change."""
+    """``new - old`` cell by cell, keeping only cells that change."""
     return Contributions(
         daily=_difference(new.daily, old.daily),
         hourly=_difference(new.hourly, old.hourly),

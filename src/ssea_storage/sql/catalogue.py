@@ -112,11 +112,13 @@ def sync_items(
         table_for_delete = _DELETE_FROM.get(entity)
         if getattr(item, "deleted", False) and table_for_delete is not None:
             row = _ROWS[entity](item)[-1][1]
-            keys = [c for c in table_for_delete.primary_key.columns if c.name in row]
+            key_columns = [
+                c for c in table_for_delete.primary_key.columns if c.name in row
+            ]
             connection.execute(
                 delete(table_for_delete).where(
                     table_for_delete.c.tenant_id == tenant_id,
-                    and_(*(column == row[column.name] for column in keys)),
+                    and_(*(column == row[column.name] for column in key_columns)),
                 )
             )
             deleted += 1
@@ -130,7 +132,7 @@ def sync_items(
         keys = [column.name for column in table.primary_key.columns]
         connection.execute(
             statement.on_conflict_do_update(
-                index_elements=keys,
+                index_elements=list(table.primary_key.columns),
                 set_={
                     name: statement.excluded[name]
                     for name in rows[0]

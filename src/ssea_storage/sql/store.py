@@ -66,8 +66,9 @@ class SqlOperatorRepository:
     async def create_tenant(
         self, name: str, plan: Plan, *, now: datetime, timezone: str = "UTC"
     ) -> TenantRecord:
+        tenant_id = uuid4()
         row = {
-            "tenant_id": uuid4(),
+            "tenant_id": tenant_id,
             "name": name,
             "plan": plan,
             "active": True,
@@ -83,8 +84,8 @@ class SqlOperatorRepository:
             connection.execute(tenants.insert().values(**row))
 
         await self._executor.run(work, write=True)
-        logger.info("tenant created tenant=%s plan=%s", row["tenant_id"], plan)
-        return TenantRecord(row["tenant_id"], name, plan, True, now, timezone)
+        logger.info("tenant created tenant=%s plan=%s", tenant_id, plan)
+        return TenantRecord(tenant_id, name, plan, True, now, timezone)
 
     async def get_tenant(self, tenant_id: UUID) -> TenantRecord | None:
         def work(connection: Connection) -> TenantRecord | None:
@@ -112,7 +113,9 @@ class SqlOperatorRepository:
         return await self._executor.run(work)
 
     async def ping(self) -> None:
-        await self._executor.run(lambda connection: connection.execute(text("SELECT 1")))
+        await self._executor.run(
+            lambda connection: connection.execute(text("SELECT 1"))
+        )
 
 
 class SqlTenantRepository:
@@ -135,8 +138,9 @@ class SqlTenantRepository:
         now: datetime,
         expires_at: datetime | None,
     ) -> ApiKeyRecord:
+        key_id = "key_" + secrets.token_hex(8)
         row = {
-            "key_id": "key_" + secrets.token_hex(8),
+            "key_id": key_id,
             "tenant_id": self._tenant_id,
             "name": name,
             "prefix": prefix,
@@ -150,9 +154,9 @@ class SqlTenantRepository:
             connection.execute(api_keys.insert().values(**row))
 
         await self._executor.run(work, write=True)
-        logger.info("api key created tenant=%s key_id=%s", self._tenant_id, row["key_id"])
+        logger.info("api key created tenant=%s key_id=%s", self._tenant_id, key_id)
         return ApiKeyRecord(
-            key_id=row["key_id"],
+            key_id=key_id,
             tenant_id=self._tenant_id,
             name=name,
             prefix=prefix,

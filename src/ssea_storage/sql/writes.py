@@ -116,7 +116,9 @@ class EventWriter:
         return IngestResult(
             stored=[item.event_id for item in candidates],
             duplicates=[item.event_id for item in batch if item.event_id in existing],
-            over_cap=[item.event_id for item in over_cap if item.event_id not in stored],
+            over_cap=[
+                item.event_id for item in over_cap if item.event_id not in stored
+            ],
         )
 
     # -- events and usage ---------------------------------------------------------
@@ -268,7 +270,9 @@ class EventWriter:
     ) -> dict[str, Any]:
         """Some events are older than the tail: re-sessionise the affected window."""
         low, high = order_key(user_events[0]), order_key(user_events[-1])
-        owner = and_(sessions.c.tenant_id == self.tenant_id, sessions.c.user_id == user_id)
+        owner = and_(
+            sessions.c.tenant_id == self.tenant_id, sessions.c.user_id == user_id
+        )
         start_key = tuple_(sessions.c.started_at, sessions.c.first_event_id)
         before = self.connection.execute(
             select(sessions.c.started_at, sessions.c.first_event_id)
@@ -294,7 +298,9 @@ class EventWriter:
             end = self.connection.execute(
                 select(sessions.c.ended_at, sessions.c.last_event_id)
                 .where(owner, start_key <= _key(after[0], after[1]))
-                .order_by(sessions.c.started_at.desc(), sessions.c.first_event_id.desc())
+                .order_by(
+                    sessions.c.started_at.desc(), sessions.c.first_event_id.desc()
+                )
                 .limit(1)
             ).first()
 
