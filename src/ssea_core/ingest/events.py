@@ -4,8 +4,8 @@ Invariants:
 - ``event_id`` depends only on the tenant and the event's identity: the Moodle log id
   when the event carries one, else its type, actor, course, module, time (to the
   microsecond), real user and metadata. Sending an event again gives the same id.
-- An IP address never leaves this module in clear: it is dropped, or replaced by a
-  salted SHA-256 when the tenant keeps a salt.
+- An IP address is never stored: SPEC §2.1 allows dropping it or keeping a salted
+  hash, and nothing ssea computes needs it, so it is dropped here.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True, slots=True)
 class PreparedEvent:
-    """An event ready to store: id computed, time in UTC microseconds, IP hashed."""
+    """An event ready to store: id computed, time in UTC, IP dropped."""
 
     event_id: str
     event_type: str
@@ -36,7 +36,6 @@ class PreparedEvent:
     moodle_log_id: str | None
     real_user_id: str | None
     origin: str | None
-    ip_hash: str | None
     counted: bool = True  # False: stored, but not the user's own activity (hygiene)
 
     @property
@@ -80,16 +79,7 @@ def compute_event_id(tenant_id: UUID, event: EventIn) -> str:
     return "evt_" + hashlib.sha256(identity.encode()).hexdigest()[:32]
 
 
-def hash_ip(ip: str | None, salt: bytes | None) -> str | None:
-    """A salted hash of an IP address, or None when there is no salt or no IP."""
-    if not ip or not salt:
-        return None
-    return hashlib.sha256(salt + ip.strip().encode()).hexdigest()[:32]
-
-
-def prepare_event(
-    tenant_id: UUID, event: EventIn, *, ip_salt: bytes | None = None
-) -> PreparedEvent:
+def prepare_event(tenant_id: UUID, event: EventIn) -> PreparedEvent:
     """Give a validated event its id and drop what must not be stored."""
     return PreparedEvent(
         event_id=compute_event_id(tenant_id, event),
@@ -102,5 +92,4 @@ def prepare_event(
         moodle_log_id=event.moodle_log_id,
         real_user_id=event.real_user_id,
         origin=event.origin,
-        ip_hash=hash_ip(event.ip, ip_salt),
     )

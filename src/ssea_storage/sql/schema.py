@@ -93,7 +93,6 @@ tenants = Table(
     # Secrets are Fernet tokens under the master key, never plaintext.
     Column("sso_secret", LargeBinary),
     Column("viewer_secret", LargeBinary),
-    Column("ip_salt", LargeBinary),
     Column("created_at", UtcDateTime, nullable=False),
 )
 
@@ -229,7 +228,6 @@ events = Table(
     _id("moodle_log_id", primary_key=False, nullable=True),
     _id("real_user_id", primary_key=False, nullable=True),
     Column("origin", String(32)),
-    Column("ip_hash", String(32)),
     # False: stored, but not the user's own activity (logged in as, cli, no user).
     Column("counted", Boolean, nullable=False, default=True),
     Column("ingested_at", UtcDateTime, nullable=False),

@@ -76,7 +76,6 @@ class SqlOperatorRepository:
             "settings": {},
             "sso_secret": self._box.seal(new_secret()),
             "viewer_secret": self._box.seal(new_secret()),
-            "ip_salt": self._box.seal(new_secret()),
             "created_at": now,
         }
 

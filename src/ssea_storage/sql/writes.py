@@ -148,7 +148,6 @@ class EventWriter:
                 "moodle_log_id": item.moodle_log_id,
                 "real_user_id": item.real_user_id,
                 "origin": item.origin,
-                "ip_hash": item.ip_hash,
                 "counted": item.counted,
                 "ingested_at": now,
             }
