@@ -46,7 +46,7 @@ class SseaApp:
         """The caller of a non-public route; 401 when no accepted credential."""
         if "api_key" in route.auth and request.header("x-ssea-key") is not None:
             return await authenticate_api_key(
-                request, self.services.store.operator, self.services.clock
+                request, self.services.store, self.services.clock
             )
         raise MissingCredentialError
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from ssea_core.auth.api_keys import hash_api_key, is_well_formed
 from ssea_core.auth.principal import Principal
@@ -14,17 +15,24 @@ from ssea_core.errors import (
     RevokedCredentialError,
 )
 from ssea_core.http import Request
-from ssea_core.protocols import OperatorRepository
+from ssea_core.protocols import Store
 
 logger = logging.getLogger(__name__)
 
 API_KEY_HEADER = "x-ssea-key"
+#: Last use is recorded at most this often per key, so reads stay free of writes.
+LAST_USE_RESOLUTION = timedelta(minutes=1)
 
 
 async def authenticate_api_key(
-    request: Request, operator: OperatorRepository, clock: Clock
+    request: Request, store: Store, clock: Clock
 ) -> Principal:
-    """Resolve ``X-SSEA-Key``; an API key acts as its tenant's admin (SPEC §4.4)."""
+    """Resolve ``X-SSEA-Key``; an API key acts as its tenant's admin (SPEC §4.4).
+
+    Raises a subclass of :class:`AuthenticationError` for a missing, malformed,
+    unknown, revoked or expired key, or a key of an inactive tenant.
+    """
+    operator = store.operator
     key = (request.header(API_KEY_HEADER) or "").strip()
     if not key:
         raise MissingCredentialError
@@ -39,7 +47,8 @@ async def authenticate_api_key(
     if not record.active or record.revoked_at is not None:
         logger.info("api key refused: revoked key_id=%s", record.key_id)
         raise RevokedCredentialError
-    if record.expires_at is not None and record.expires_at <= clock.now():
+    now = clock.now()
+    if record.expires_at is not None and record.expires_at <= now:
         logger.info("api key refused: expired key_id=%s", record.key_id)
         raise ExpiredCredentialError("The API key has expired.")
 
@@ -47,6 +56,9 @@ async def authenticate_api_key(
     if tenant is None or not tenant.active:
         logger.info("api key refused: inactive tenant key_id=%s", record.key_id)
         raise InvalidCredentialError("The API key's tenant is not active.")
+
+    if record.last_used_at is None or now - record.last_used_at >= LAST_USE_RESOLUTION:
+        await store.for_tenant(record.tenant_id).touch_api_key(record.key_id, now=now)
     return Principal(
         tenant_id=record.tenant_id,
         role="admin",
