@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import anyio
 from alembic import command
@@ -32,6 +32,8 @@ from ssea_storage.sql.schema import UtcDateTime
 from ssea_storage.sql.store import SqlStore
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MIGRATIONS_PATH = Path(__file__).resolve().parent / "migrations"
 
@@ -110,25 +112,19 @@ def _revision_on(connection: Connection) -> str | None:
 def upgrade_database(url: str, revision: str = "head") -> None:
     """Upgrade the database at ``url`` to ``revision``; a no-op when already there.
 
-    Raises :class:`~ssea_core.errors.StoreUnavailableError` when it cannot be reached.
+    Raises :class:`~ssea_core.errors.MisconfiguredError` (or a subclass) when the
+    database cannot be reached or upgraded.
     """
-    engine = make_engine(url)
-    try:
-        SqlExecutor(engine).run_sync(
-            partial(_upgrade_on, revision=revision), write=True
-        )
-    finally:
-        engine.dispose()
+    _run_on_url(url, partial(_upgrade_on, revision=revision), write=True)
     logger.info("database upgraded to %s", revision)
 
 
 def current_revision(url: str) -> str | None:
-    """The revision the database at ``url`` is at; None when it was never migrated."""
-    engine = make_engine(url)
-    try:
-        return SqlExecutor(engine).run_sync(_revision_on)
-    finally:
-        engine.dispose()
+    """The revision the database at ``url`` is at; None when it was never migrated.
+
+    Raises :class:`~ssea_core.errors.MisconfiguredError` when it cannot be read.
+    """
+    return _run_on_url(url, _revision_on)
 
 
 def is_up_to_date(url: str) -> bool:
@@ -161,14 +157,14 @@ async def open_ready_store(
     """
     if upgrade is None:
         upgrade = upgrades_automatically(settings.database_url)
-    store = _open(settings)
+    with _store_errors():
+        store = open_store(settings)
     try:
-        await prepare_schema(store, upgrade=upgrade)
-    except BaseException as exc:
+        with _store_errors():
+            await prepare_schema(store, upgrade=upgrade)
+    except BaseException:
         with anyio.CancelScope(shield=True):
             await store.aclose()
-        if isinstance(exc, Exception) and not isinstance(exc, SseaError):
-            raise _as_misconfigured(exc) from exc
         raise
     return store
 
@@ -183,19 +179,27 @@ async def ready_store(settings: Settings) -> AsyncIterator[SqlStore]:
         await store.aclose()
 
 
-def _open(settings: Settings) -> SqlStore:
+def _run_on_url(url: str, work: Callable[[Connection], T], *, write: bool = False) -> T:
+    with _store_errors():
+        engine = make_engine(url)
+        try:
+            return SqlExecutor(engine).run_sync(work, write=write)
+        finally:
+            engine.dispose()
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """Turn any failure to open, read or migrate a store into a 503 error."""
     try:
-        return open_store(settings)
+        yield
     except SseaError:
         raise
     except Exception as exc:
-        raise _as_misconfigured(exc) from exc
-
-
-def _as_misconfigured(exc: Exception) -> MisconfiguredError:
-    # A driver's message may name hosts and users: it goes to the log, not to clients.
-    logger.error("the data store could not be opened", exc_info=exc)
-    return MisconfiguredError(
-        f"The data store could not be opened ({type(exc).__name__}); "
-        "check SSEA_DATABASE_URL and the server log."
-    )
+        # The driver's words go to the operator's log; clients get only the kind.
+        logger.error("the data store failed: %s: %s", type(exc).__name__, exc)
+        logger.debug("data store failure", exc_info=exc)
+        raise MisconfiguredError(
+            f"The data store could not be opened or migrated ({type(exc).__name__}); "
+            "check SSEA_DATABASE_URL and the server log."
+        ) from exc

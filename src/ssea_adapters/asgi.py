@@ -1,0 +1,185 @@
+"""The ASGI adapter: serve :class:`~ssea_core.app.SseaApp` with uvicorn or any server.
+
+It only translates: an HTTP scope and its body become a
+:class:`~ssea_core.http.Request`, the core's :class:`~ssea_core.http.Response` becomes
+the ``http.response.*`` messages. The store is opened at lifespan startup, or on the
+first request when the server sends no lifespan (e.g. ``httpx.ASGITransport``); a store
+that cannot be opened answers 503 envelopes instead of crashing the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import anyio
+
+from ssea_core.app import SseaApp
+from ssea_core.clock import Clock
+from ssea_core.errors import SseaError
+from ssea_core.http import Request, Response
+from ssea_core.protocols import Store
+from ssea_core.settings import Settings
+from ssea_storage.migrate import open_ready_store
+
+logger = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+# Known shortcoming: bodies are read whole with no size cap; put a proxy limit in front.
+
+
+class SseaAsgiApp:
+    """An ASGI 3 application around one :class:`SseaApp`.
+
+    A store passed in belongs to the caller; a store this app opens from settings is
+    closed at lifespan shutdown or by :meth:`aclose`.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store | None = None,
+        clock: Clock | None = None,
+        migrate: bool | None = None,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._migrate = migrate
+        self._core = (
+            SseaApp(store, settings, clock=clock) if store is not None else None
+        )
+        self._owned: Store | None = None
+        self._lock = anyio.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        else:
+            # Websockets are not part of the API: closing before accept is a 403.
+            await send({"type": "websocket.close", "code": 1008})
+
+    async def core(self) -> SseaApp:
+        """The core application, opening the store on first use.
+
+        Raises :class:`~ssea_core.errors.MisconfiguredError` (or a subclass) when the
+        store cannot be opened or its schema is not current; a later call tries again.
+        """
+        if self._core is not None:
+            return self._core
+        async with self._lock:
+            if self._core is None:
+                store = await open_ready_store(self.settings, upgrade=self._migrate)
+                self._owned = store
+                self._core = SseaApp(store, self.settings, clock=self._clock)
+                logger.info("store opened (%s)", store.executor.dialect)
+            return self._core
+
+    async def aclose(self) -> None:
+        """Close the store this app opened, if any; it reopens on the next request."""
+        async with self._lock:
+            if self._owned is not None:
+                await self._owned.aclose()
+                self._owned = None
+                self._core = None
+                logger.info("store closed")
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = await _read_body(receive)
+        if body is None:
+            return
+        request = _request(scope, body)
+        try:
+            core = await self.core()
+        except SseaError as error:
+            await _send(send, request, Response.from_error(error))
+            return
+        await _send(send, request, await core.handle(request))
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.core()
+                except SseaError as error:
+                    logger.error("startup failed: %s", error.message)
+                    await send(
+                        {"type": "lifespan.startup.failed", "message": error.message}
+                    )
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    clock: Clock | None = None,
+    migrate: bool | None = None,
+) -> SseaAsgiApp:
+    """The ASGI application for ``settings`` (default: ``SSEA_*`` variables).
+
+    Without ``store``, the configured database is opened at startup. ``migrate`` None
+    upgrades the embedded SQLite database and only checks a server database, whose
+    startup then fails until ``ssea db upgrade`` was run; True or False force it.
+    """
+    return SseaAsgiApp(
+        settings or Settings(), store=store, clock=clock, migrate=migrate
+    )
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body; None when the client left before sending it."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _request(scope: Scope, body: bytes) -> Request:
+    path: str = scope["path"]
+    root = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :] or "/"
+    client = scope.get("client")
+    return Request.build(
+        scope["method"],
+        path,
+        query_string=scope.get("query_string", b""),
+        headers=[
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in scope.get("headers", [])
+        ],
+        body=body,
+        client=client[0] if client else None,
+    )
+
+
+async def _send(send: Send, request: Request, response: Response) -> None:
+    headers = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in response.headers
+    ]
+    # A HEAD answer has no body, so its length would be wrong; the server omits it.
+    if request.method != "HEAD" and response.header("content-length") is None:
+        headers.append((b"content-length", str(len(response.body)).encode()))
+    await send(
+        {"type": "http.response.start", "status": response.status, "headers": headers}
+    )
+    await send({"type": "http.response.body", "body": response.body})

@@ -1,0 +1,390 @@
+"""The ``ssea`` command line: migrate the database, manage tenants and keys, serve.
+
+Every command that touches the database takes ``--db URL`` (default:
+``SSEA_DATABASE_URL``, else ``sqlite:///ssea.db`` in the working directory) and
+``--json``, which makes the whole output one JSON object. The embedded SQLite database
+is upgraded on use; a server database must be upgraded with ``ssea db upgrade`` first.
+Expected failures print one line on stderr and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import anyio
+import click
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from ssea_adapters.asgi import create_app
+from ssea_core.auth.api_keys import generate_api_key
+from ssea_core.clock import SystemClock
+from ssea_core.errors import MisconfiguredError, NotFoundError, SseaError
+from ssea_core.http import dumps
+from ssea_core.records import PLANS, ApiKeyRecord, Plan, TenantRecord
+from ssea_core.settings import DEFAULT_DATABASE_URL, Settings
+from ssea_core.validation import describe_errors
+from ssea_storage.migrate import (
+    current_revision,
+    head_revision,
+    ready_store,
+    upgrade_database,
+)
+from ssea_storage.secrets import new_master_key
+from ssea_storage.sql.store import SqlStore
+
+T = TypeVar("T")
+Command = Callable[..., None]
+
+TENANT_COLUMNS = ("tenant_id", "name", "plan", "timezone", "active", "created_at")
+KEY_COLUMNS = (
+    "key_id",
+    "prefix",
+    "name",
+    "created_at",
+    "expires_at",
+    "revoked_at",
+    "last_used_at",
+)
+
+
+# -- plumbing shared by the commands ----------------------------------------------
+
+
+def json_option(command: Command) -> Command:
+    """Add ``--json``: the whole output is one JSON object."""
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        help="Print one JSON object and nothing else.",
+    )(command)
+
+
+database_option = click.option(
+    "--db",
+    "database_url",
+    envvar="SSEA_DATABASE_URL",
+    default=DEFAULT_DATABASE_URL,
+    show_default=True,
+    show_envvar=True,
+    help="Database URL (sqlite:///file.db or postgresql://...).",
+)
+
+
+def _handles_errors(command: Command) -> Command:
+    """Build the settings from ``--db``; turn expected errors into exit status 1."""
+
+    @functools.wraps(command)
+    def run(*args: Any, database_url: str, **kwargs: Any) -> None:
+        try:
+            command(*args, settings=_settings(database_url), **kwargs)
+        except SseaError as error:
+            _fail(error, kwargs.get("as_json", False))
+
+    return run
+
+
+def operator_command(command: Command) -> Command:
+    """A command that takes ``--db`` and ``--json`` and fails with exit status 1."""
+    return database_option(json_option(_handles_errors(command)))
+
+
+def _settings(database_url: str) -> Settings:
+    try:
+        return Settings(database_url=database_url)
+    except ValidationError as exc:
+        problems = describe_errors(exc, what="setting")
+        raise MisconfiguredError(f"An SSEA_* variable is invalid: {problems}") from exc
+
+
+def _fail(error: SseaError, as_json: bool) -> None:
+    click.echo(f"Error: {error.message}", err=True)
+    if as_json:
+        click.echo(dumps(error.envelope()).decode())
+    raise click.exceptions.Exit(1)
+
+
+def _with_store(settings: Settings, action: Callable[[SqlStore], Awaitable[T]]) -> T:
+    """Open the store (schema ready), run ``action`` on it, close it: one event loop."""
+
+    async def main() -> T:
+        async with ready_store(settings) as store:
+            return await action(store)
+
+    return anyio.run(main)
+
+
+def _emit(as_json: bool, payload: Mapping[str, Any], text: str) -> None:
+    click.echo(dumps(payload).decode() if as_json else text)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return str(value)
+
+
+def _fields(row: Mapping[str, Any]) -> str:
+    width = max(len(name) for name in row)
+    return "\n".join(f"{name:<{width}}  {_cell(value)}" for name, value in row.items())
+
+
+def _table(rows: Iterable[Mapping[str, Any]], columns: tuple[str, ...]) -> str:
+    cells = [columns, *[tuple(_cell(row[name]) for name in columns) for row in rows]]
+    widths = [max(len(line[index]) for line in cells) for index in range(len(columns))]
+    lines = [
+        "  ".join(f"{c:<{w}}" for c, w in zip(line, widths, strict=True))
+        for line in cells
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _redacted(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable URL>"
+
+
+def _tenant(record: TenantRecord) -> dict[str, Any]:
+    return {**asdict(record), "daily_event_cap": record.daily_event_cap}
+
+
+def _key(record: ApiKeyRecord) -> dict[str, Any]:
+    return asdict(record)
+
+
+def _timezone(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise click.BadParameter(
+            f"unknown time zone {value!r}; e.g. Europe/Madrid"
+        ) from exc
+    return value
+
+
+async def _require_tenant(store: SqlStore, tenant_id: UUID) -> None:
+    if await store.operator.get_tenant(tenant_id) is None:
+        raise NotFoundError(f"No tenant {tenant_id}; `ssea tenants list` shows them.")
+
+
+# -- commands ---------------------------------------------------------------------
+
+
+@click.group()
+@click.version_option(package_name="ssea")
+def cli() -> None:
+    """SSEA: learning analytics for Moodle. Operator commands."""
+
+
+@cli.group()
+def db() -> None:
+    """Database schema migrations."""
+
+
+def _revision_report(settings: Settings) -> tuple[dict[str, Any], str]:
+    current, head = current_revision(settings.database_url), head_revision()
+    payload = {
+        "database": _redacted(settings.database_url),
+        "revision": current,
+        "head": head,
+        "up_to_date": current == head,
+    }
+    state = "up to date" if current == head else f"behind head {head}"
+    text = f"{payload['database']}: revision {current or '(none)'}, {state}"
+    return payload, text
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+@operator_command
+def db_upgrade(settings: Settings, as_json: bool, revision: str) -> None:
+    """Upgrade the database schema (run before starting a new version)."""
+    upgrade_database(settings.database_url, revision)
+    _emit(as_json, *_revision_report(settings))
+
+
+@db.command("current")
+@operator_command
+def db_current(settings: Settings, as_json: bool) -> None:
+    """Show the schema revision of the database and whether it is current."""
+    _emit(as_json, *_revision_report(settings))
+
+
+@cli.group()
+def tenants() -> None:
+    """Tenants: one per Moodle site."""
+
+
+@tenants.command("create")
+@click.option("--name", required=True, help="The institution or site name.")
+@click.option("--plan", type=click.Choice(PLANS), default="free", show_default=True)
+@click.option(
+    "--timezone", "timezone_name", default="UTC", show_default=True, callback=_timezone
+)
+@operator_command
+def tenants_create(
+    settings: Settings, as_json: bool, name: str, plan: Plan, timezone_name: str
+) -> None:
+    """Create a tenant and print its id."""
+    now = SystemClock().now()
+    record = _with_store(
+        settings,
+        lambda store: store.operator.create_tenant(
+            name, plan, now=now, timezone=timezone_name
+        ),
+    )
+    _emit(as_json, _tenant(record), _fields(_tenant(record)))
+
+
+@tenants.command("list")
+@operator_command
+def tenants_list(settings: Settings, as_json: bool) -> None:
+    """List every tenant."""
+    records = _with_store(settings, lambda store: store.operator.list_tenants())
+    rows = [_tenant(record) for record in records]
+    _emit(as_json, {"tenants": rows}, _table(rows, TENANT_COLUMNS))
+
+
+@cli.group()
+def keys() -> None:
+    """API keys (X-SSEA-Key) and the master key."""
+
+
+def _tenant_option(command: Command) -> Command:
+    return click.option(
+        "--tenant", "tenant_id", type=click.UUID, required=True, help="Tenant id."
+    )(command)
+
+
+@keys.command("create")
+@_tenant_option
+@click.option("--name", default="", help="What the key is for, e.g. moodle-plugin.")
+@click.option(
+    "--expires-days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Days until the key expires (default: never).",
+)
+@operator_command
+def keys_create(
+    settings: Settings,
+    as_json: bool,
+    tenant_id: UUID,
+    name: str,
+    expires_days: int | None,
+) -> None:
+    """Create an API key; the key is printed this once and never stored."""
+    key = generate_api_key()
+    now = SystemClock().now()
+    expires_at = now + timedelta(days=expires_days) if expires_days else None
+
+    async def create(store: SqlStore) -> ApiKeyRecord:
+        await _require_tenant(store, tenant_id)
+        return await store.for_tenant(tenant_id).create_api_key(
+            key_hash=key.key_hash,
+            prefix=key.prefix,
+            name=name,
+            now=now,
+            expires_at=expires_at,
+        )
+
+    record = _with_store(settings, create)
+    payload = {"key": key.plaintext, **_key(record)}
+    _emit(as_json, payload, _fields(payload))
+    if not as_json:
+        click.echo("Keep the key now: it cannot be shown again.", err=True)
+
+
+@keys.command("list")
+@_tenant_option
+@operator_command
+def keys_list(settings: Settings, as_json: bool, tenant_id: UUID) -> None:
+    """List a tenant's keys (never the keys themselves)."""
+
+    async def find(store: SqlStore) -> list[ApiKeyRecord]:
+        await _require_tenant(store, tenant_id)
+        return await store.for_tenant(tenant_id).list_api_keys()
+
+    rows = [_key(record) for record in _with_store(settings, find)]
+    _emit(as_json, {"keys": rows}, _table(rows, KEY_COLUMNS))
+
+
+@keys.command("revoke")
+@_tenant_option
+@click.option("--key-id", required=True, help="The key_id that `keys list` shows.")
+@operator_command
+def keys_revoke(
+    settings: Settings, as_json: bool, tenant_id: UUID, key_id: str
+) -> None:
+    """Revoke a tenant's key, with immediate effect."""
+    now = SystemClock().now()
+
+    async def revoke(store: SqlStore) -> None:
+        await _require_tenant(store, tenant_id)
+        if not await store.for_tenant(tenant_id).revoke_api_key(key_id, now=now):
+            raise NotFoundError(f"Tenant {tenant_id} has no key {key_id}.")
+
+    _with_store(settings, revoke)
+    payload = {"tenant_id": tenant_id, "key_id": key_id, "revoked_at": now}
+    _emit(as_json, payload, f"Revoked {key_id}.")
+
+
+@keys.command("master")
+@json_option
+def keys_master(as_json: bool) -> None:
+    """Print a new master key for SSEA_MASTER_KEY (encrypts tenant secrets)."""
+    key = new_master_key()
+    _emit(as_json, {"master_key": key}, key)
+
+
+@cli.command()
+@click.option("--host", help="Interface to bind (default: SSEA_HOST or 127.0.0.1).")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65_535),
+    help="Port to listen on (default: SSEA_PORT or 8000).",
+)
+@database_option
+@_handles_errors
+def serve(settings: Settings, host: str | None, port: int | None) -> None:
+    """Serve the API with uvicorn until interrupted (needs the ``server`` extra)."""
+    try:
+        import uvicorn
+    except ImportError as exc:
+        raise MisconfiguredError(
+            'ssea serve needs uvicorn: pip install "ssea[server]"'
+        ) from exc
+    # Fail here, with a one-line message, rather than in the server's startup.
+    _with_store(settings, _nothing)
+
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        lifespan="on",
+    )
+
+
+async def _nothing(_store: SqlStore) -> None:
+    return None
+
+
+def main() -> None:
+    """Entry point of the ``ssea`` console script."""
+    cli()
+
+
+if __name__ == "__main__":
+    main()
