@@ -22,7 +22,7 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from ssea_core.errors import MisconfiguredError, SseaError
 from ssea_core.settings import Settings
@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MIGRATIONS_PATH = Path(__file__).resolve().parent / "migrations"
+
+#: The PostgreSQL advisory lock that serialises upgrades of one database.
+PG_MIGRATION_LOCK = 0x55EA_2026
 
 # alembic runs revisions through module-level proxies (alembic.op, alembic.context),
 # so two upgrades in one process must not overlap.
@@ -101,6 +104,12 @@ def upgrades_automatically(url: str) -> bool:
 
 
 def _upgrade_on(connection: Connection, revision: str = "head") -> None:
+    if connection.dialect.name == "postgresql":
+        # Instances that upgrade at the same time queue here; the later ones then find
+        # the schema at head. SQLite gets the same from BEGIN IMMEDIATE.
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK}
+        )
     with _ALEMBIC_LOCK:
         command.upgrade(alembic_config(connection), revision)
 

@@ -146,3 +146,32 @@ async def test_a_server_database_is_checked_not_upgraded(postgres_url: str) -> N
     upgrade_database(postgres_url)
     store = await open_ready_store(settings)
     await store.aclose()
+
+
+@pytest.mark.postgres
+def test_concurrent_upgrades_of_a_server_database_queue(postgres_url: str) -> None:
+    import threading
+
+    from sqlalchemy import text
+
+    from ssea_storage.migrate import PG_MIGRATION_LOCK
+
+    holder = make_engine(postgres_url)
+    with holder.connect() as connection:
+        connection.execute(
+            text("SELECT pg_advisory_lock(:k)"), {"k": PG_MIGRATION_LOCK}
+        )
+        upgrade = threading.Thread(target=upgrade_database, args=(postgres_url,))
+        upgrade.start()
+        upgrade.join(timeout=0.5)
+        waited = upgrade.is_alive()
+        connection.execute(
+            text("SELECT pg_advisory_unlock(:k)"), {"k": PG_MIGRATION_LOCK}
+        )
+        connection.commit()
+    upgrade.join(timeout=30)
+    holder.dispose()
+
+    assert waited
+    assert not upgrade.is_alive()
+    assert is_up_to_date(postgres_url)
