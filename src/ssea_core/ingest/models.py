@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
 )
 
@@ -52,6 +53,10 @@ def _id_text(value: Any) -> Any:
         raise ValueError("an id must be a string or an integer, not a boolean")
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, str):
+        # Stripped here, not by StringConstraints: after a BeforeValidator pydantic
+        # checks min_length before stripping, so "   " would pass as an empty id.
+        return value.strip()
     return value
 
 
@@ -77,7 +82,7 @@ Instant = Annotated[datetime, BeforeValidator(_date_as_midnight), AfterValidator
 MoodleId = Annotated[
     str,
     BeforeValidator(_id_text),
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    StringConstraints(min_length=1, max_length=64),
 ]
 EventType = Annotated[
     str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$", strip_whitespace=True)
@@ -183,12 +188,25 @@ class GradeItem(_SyncItem):
     graded_at: Instant | None = None
 
 
+CompletionState = Literal["incomplete", "complete", "complete_pass", "complete_fail"]
+
+
 class CompletionItem(_SyncItem):
     user_id: MoodleId
     course_id: MoodleId
     module_id: MoodleId | None = None
-    state: Literal["incomplete", "complete", "complete_pass", "complete_fail"]
+    state: CompletionState | None = Field(default=None, validate_default=True)
     completed_at: Instant | None = None
+
+    @field_validator("state", mode="after")
+    @classmethod
+    def _state_unless_deleted(
+        cls, value: CompletionState | None, info: ValidationInfo
+    ) -> CompletionState | None:
+        # A deletion is the key alone (SPEC §2); every other item needs its state.
+        if value is None and not info.data.get("deleted", False):
+            raise ValueError("a completion needs a state unless it is deleted")
+        return value
 
 
 SyncEntity = Literal[

@@ -8,6 +8,7 @@ after the repository's transaction is done.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
@@ -112,8 +113,9 @@ def counts_as_activity(event: EventIn, settings: Settings) -> bool:
 
 
 def seconds_until_next_utc_day(now: datetime) -> int:
+    """Whole seconds from ``now`` to the next UTC midnight, rounded up."""
     tomorrow = datetime.combine(now.date() + timedelta(days=1), time(), tzinfo=UTC)
-    return int((tomorrow - now).total_seconds()) + 1
+    return math.ceil((tomorrow - now).total_seconds())
 
 
 class Ingestor:

@@ -30,9 +30,12 @@ def _fields(item: BaseModel, *names: str) -> Row:
 
 
 def _user(item: Any) -> list[tuple[Table, Row]]:
+    if item.deleted:
+        # Users are kept when deleted (as Moodle does): their history stays theirs.
+        # A deletion names only the key, so it must not blank the name it carried.
+        return [(users, {"user_id": item.user_id, "deleted": True})]
     row = _fields(item, "user_id", "username", "full_name", "email", "suspended")
-    # Users are kept when deleted (as Moodle does): their history stays theirs.
-    row["deleted"] = item.deleted
+    row["deleted"] = False
     return [(users, row)]
 
 
@@ -98,6 +101,19 @@ _DELETE_FROM: dict[str, Table] = {
 }
 
 
+def _delete(
+    connection: Connection, tenant_id: UUID, table: Table, rows: list[tuple[Table, Row]]
+) -> None:
+    row = rows[-1][1]
+    key_columns = [c for c in table.primary_key.columns if c.name in row]
+    connection.execute(
+        delete(table).where(
+            table.c.tenant_id == tenant_id,
+            and_(*(column == row[column.name] for column in key_columns)),
+        )
+    )
+
+
 def sync_items(
     connection: Connection,
     tenant_id: UUID,
@@ -106,26 +122,19 @@ def sync_items(
     now: datetime,
 ) -> SyncResult:
     """Apply one entity's items; later items with the same key were merged earlier."""
-    upserts: dict[str, tuple[Table, list[Row]]] = {}
+    # Grouped by table and columns: one executemany needs rows of the same shape.
+    upserts: dict[tuple[str, tuple[str, ...]], tuple[Table, list[Row]]] = {}
     deleted = 0
     for item in items:
-        table_for_delete = _DELETE_FROM.get(entity)
-        if getattr(item, "deleted", False) and table_for_delete is not None:
-            row = _ROWS[entity](item)[-1][1]
-            key_columns = [
-                c for c in table_for_delete.primary_key.columns if c.name in row
-            ]
-            connection.execute(
-                delete(table_for_delete).where(
-                    table_for_delete.c.tenant_id == tenant_id,
-                    and_(*(column == row[column.name] for column in key_columns)),
-                )
-            )
-            deleted += 1
-            continue
+        if getattr(item, "deleted", False):
+            deleted += 1  # users too, though they are flagged rather than removed
+            table_for_delete = _DELETE_FROM.get(entity)
+            if table_for_delete is not None:
+                _delete(connection, tenant_id, table_for_delete, _ROWS[entity](item))
+                continue
         for table, row in _ROWS[entity](item):
             row.update(tenant_id=tenant_id, updated_at=now)
-            upserts.setdefault(table.name, (table, []))[1].append(row)
+            upserts.setdefault((table.name, tuple(row)), (table, []))[1].append(row)
 
     for table, rows in upserts.values():
         statement = upsert(connection, table)

@@ -333,7 +333,9 @@ class EventWriter:
         new_sessions.extend(rows)
 
         first_seen = min(tail["first_seen_at"], user_events[0].occurred_at)
-        if loaded[-1].event_id == tail["last_event_id"]:
+        # The window reaches the user's newest event when it ends at the old tail or
+        # when some of the batch's events are newer than it: the tail moves to it.
+        if order_key(loaded[-1]) >= (tail["last_seen_at"], tail["last_event_id"]):
             last = loaded[-1]
             return self._tail_row(user_id, last, rows[-1]["session_id"], first_seen)
         return {**tail, "first_seen_at": first_seen}
