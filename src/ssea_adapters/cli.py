@@ -229,7 +229,10 @@ def tenants() -> None:
 
 @tenants.command("create")
 @click.option("--name", required=True, help="The institution or site name.")
-@click.option("--plan", type=click.Choice(PLANS), default="free", show_default=True)
+# A self-hosted install has no reason to cap itself; plans matter to hosted sites.
+@click.option(
+    "--plan", type=click.Choice(PLANS), default="enterprise", show_default=True
+)
 @click.option(
     "--timezone", "timezone_name", default="UTC", show_default=True, callback=_timezone
 )

@@ -7,7 +7,7 @@ from ssea_core.context import Services
 from ssea_core.errors import SseaError
 from ssea_core.http import Request, Response
 from ssea_core.ingest.models import EventIn
-from ssea_core.ingest.service import IngestOutcome, Ingestor
+from ssea_core.ingest.service import Ingestor, IngestOutcome
 from ssea_core.protocols import OperatorRepository, Store, TenantRepository
 from ssea_core.settings import Settings
 

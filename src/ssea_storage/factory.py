@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
 from ssea_core.errors import MisconfiguredError
 from ssea_core.settings import Settings
 from ssea_storage.secrets import load_or_create_key_file
@@ -17,11 +21,20 @@ def resolve_master_key(settings: Settings) -> str:
     if settings.master_key is not None:
         return settings.master_key.get_secret_value()
     if settings.database_url.startswith("sqlite"):
-        return load_or_create_key_file(settings.master_key_file)
+        return load_or_create_key_file(_key_file(settings))
     raise MisconfiguredError(
         "SSEA_MASTER_KEY is not set; it is required for a server database. "
         "Make one with `ssea keys master`."
     )
+
+
+def _key_file(settings: Settings) -> Path:
+    """A relative key file lives beside the SQLite database, not where a command ran."""
+    path = settings.master_key_file
+    database = make_url(settings.database_url).database
+    if path.is_absolute() or not database or database == ":memory:":
+        return path
+    return Path(database).parent / path
 
 
 def open_store(settings: Settings | None = None) -> SqlStore:

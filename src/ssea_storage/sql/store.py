@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, select, text, update
+from sqlalchemy import Connection, Engine, and_, select, text, update
 
 from ssea_core.ingest.events import PreparedEvent
 from ssea_core.ingest.sessions import SessionPolicy
@@ -177,15 +177,17 @@ class SqlTenantRepository:
 
     async def revoke_api_key(self, key_id: str, *, now: datetime) -> bool:
         def work(connection: Connection) -> bool:
-            result = connection.execute(
+            mine = and_(
+                api_keys.c.tenant_id == self._tenant_id, api_keys.c.key_id == key_id
+            )
+            # Revoking again keeps the first revocation time.
+            connection.execute(
                 update(api_keys)
-                .where(
-                    api_keys.c.tenant_id == self._tenant_id,
-                    api_keys.c.key_id == key_id,
-                )
+                .where(mine, api_keys.c.revoked_at.is_(None))
                 .values(active=False, revoked_at=now)
             )
-            return bool(result.rowcount)
+            found = connection.execute(select(api_keys.c.key_id).where(mine)).first()
+            return found is not None
 
         revoked = await self._executor.run(work, write=True)
         if revoked:
