@@ -57,7 +57,8 @@ class RequestContext:
             return model.model_validate(payload)
         except ValidationError as exc:
             raise ValidationFailedError(
-                describe_errors(exc), details=exc.errors(include_url=False, include_input=False)
+                describe_errors(exc),
+                details=exc.errors(include_url=False, include_input=False),
             ) from exc
 
     def query(self, model: type[ModelT]) -> ModelT:
