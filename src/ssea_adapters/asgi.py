@@ -17,7 +17,7 @@ import anyio
 
 from ssea_core.app import SseaApp
 from ssea_core.clock import Clock
-from ssea_core.errors import SseaError
+from ssea_core.errors import PayloadTooLargeError, SseaError
 from ssea_core.http import Request, Response
 from ssea_core.protocols import Store
 from ssea_core.settings import Settings
@@ -29,8 +29,6 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-
-# Known shortcoming: bodies are read whole with no size cap; put a proxy limit in front.
 
 
 class SseaAsgiApp:
@@ -92,7 +90,11 @@ class SseaAsgiApp:
                 logger.info("store closed")
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await _read_body(receive)
+        try:
+            body = await _read_body(receive, self.settings.max_body_bytes)
+        except PayloadTooLargeError as error:
+            await _send(send, _request(scope, b""), Response.from_error(error))
+            return
         if body is None:
             return
         request = _request(scope, body)
@@ -140,14 +142,22 @@ def create_app(
     )
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    """The whole request body; None when the client left before sending it."""
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body; None when the client left before sending it.
+
+    Raises :class:`PayloadTooLargeError` as soon as more than ``limit`` bytes came.
+    """
     chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             return None
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"The body exceeds {limit} bytes.")
+        chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
 

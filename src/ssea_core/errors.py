@@ -123,6 +123,14 @@ class ValidationFailedError(SseaError):
     default_message = "The request body failed validation."
 
 
+class PayloadTooLargeError(SseaError):
+    """The body is larger than the service accepts (413)."""
+
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
+    default_message = "The request body is too large."
+
+
 class RateLimitedError(SseaError):
     status = 429
     code = "RATE_LIMITED"

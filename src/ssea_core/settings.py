@@ -34,5 +34,8 @@ class Settings(BaseSettings):
     excluded_origins: list[str] = Field(default_factory=lambda: ["cli", "restore"])
     excluded_user_ids: list[str] = Field(default_factory=lambda: ["0"])
 
+    #: Largest request body read; a batch of 500 events with full metadata fits.
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65_535)

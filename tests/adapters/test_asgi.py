@@ -329,3 +329,26 @@ def wait_for_health(url: str, server: subprocess.Popen[bytes]) -> httpx.Response
             if server.poll() is not None or time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+async def test_a_body_over_the_limit_is_a_413_envelope(tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'limit.db'}",
+        master_key=MASTER_KEY,
+        max_body_bytes=2048,
+    )
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        answer = await client.post(
+            "/v1/events/batch",
+            content=b"x" * 4096,
+            headers={"X-SSEA-Key": "ssea_" + "0" * 32},
+        )
+    await app.aclose()
+    assert answer.status_code == 413
+    assert answer.json() == {
+        "ok": False,
+        "error": "The body exceeds 2048 bytes.",
+        "code": "PAYLOAD_TOO_LARGE",
+    }
