@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from ssea_core.api import ingest
+from ssea_core.api import dashboard, ingest
 from ssea_core.auth.authenticate import authenticate_api_key
 from ssea_core.auth.principal import Principal
 from ssea_core.clock import Clock, SystemClock
@@ -23,6 +23,7 @@ def build_router() -> Router:
     """The route table of the service."""
     router = Router()
     ingest.register(router)
+    dashboard.register(router)
     return router
 
 

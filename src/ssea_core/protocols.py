@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from ssea_core.ingest.events import PreparedEvent
 from ssea_core.ingest.sessions import SessionPolicy
+from ssea_core.metrics.repository import AnalyticsRepository
 from ssea_core.records import ApiKeyRecord, IngestResult, Plan, SyncResult, TenantRecord
 
 
@@ -81,6 +82,10 @@ class TenantRepository(Protocol):
         self, entity: str, items: Sequence[BaseModel], *, now: datetime
     ) -> SyncResult:
         """Upsert or delete catalogue rows of one entity in one transaction."""
+        ...
+
+    def analytics(self) -> AnalyticsRepository:
+        """The dashboard reads of this tenant (rollups and catalogue)."""
         ...
 
 

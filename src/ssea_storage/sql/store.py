@@ -24,6 +24,7 @@ from ssea_core.records import (
 from ssea_storage.secrets import SecretBox, new_secret
 from ssea_storage.sql.catalogue import sync_items
 from ssea_storage.sql.executor import SqlExecutor, make_engine
+from ssea_storage.sql.reads import SqlAnalyticsRepository
 from ssea_storage.sql.schema import api_keys, tenants
 from ssea_storage.sql.writes import EventWriter
 
@@ -228,6 +229,10 @@ class SqlTenantRepository:
             return sync_items(connection, self._tenant_id, entity, items, now)
 
         return await self._executor.run(work, write=True)
+
+    def analytics(self) -> SqlAnalyticsRepository:
+        """The dashboard reads of this tenant."""
+        return SqlAnalyticsRepository(self._executor, self._tenant_id)
 
 
 class SqlStore:

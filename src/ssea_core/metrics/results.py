@@ -1,0 +1,258 @@
+"""What the dashboard reads answer (SPEC §3), field for field.
+
+Field names follow the public page (``seed/dashboard-api.txt``) where it shows them.
+Minutes are one-decimal floats except ``total_time_mins``, a whole number as the page
+shows it; percentages are 0 to 100 with one decimal, null when their denominator is 0.
+
+Risk fields (``risk_level``, ``risk_score``, ``at_risk_count``, the profile's ``risk``)
+belong to the risk engine of SPEC §6, which is not built yet: until it is they are
+null, and counts of at-risk students are 0. They are never estimated here.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ssea_core.metrics.params import Granularity, RiskLevel
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+
+class Overview(_Result):
+    """``GET …/overview``: the tenant's activity in the period."""
+
+    tenant_id: UUID
+    period_days: int
+    total_events: int
+    active_users: int
+    total_sessions: int
+    avg_time_spent_mins: float
+    at_risk_count: int = 0
+
+
+class TrendPoint(_Result):
+    """One bucket: a UTC day (``2026-03-01``) or hour (``2026-03-01T10:00:00Z``)."""
+
+    bucket: str
+    events: int
+    #: Null for hours: hourly rollups are per course, not per user (docs/metrics.md).
+    active_users: int | None
+    sessions: int
+
+
+class Trends(_Result):
+    """``GET …/overview/trends``: every bucket of the period, empty ones included."""
+
+    granularity: Granularity
+    from_: date = Field(alias="from")
+    to: date
+    series: list[TrendPoint]
+
+
+class UserSummary(_Result):
+    """An item of ``GET …/users``."""
+
+    user_id: str
+    username: str | None
+    full_name: str | None
+    last_seen_at: datetime | None
+    total_events: int
+    total_time_mins: int
+    risk_level: RiskLevel | None = None
+    risk_score: float | None = None
+
+
+class UserDetail(UserSummary):
+    """The ``user`` of a profile: the summary plus the catalogue row."""
+
+    email: str | None
+    suspended: bool
+    first_seen_at: datetime | None
+
+
+class UserCourse(_Result):
+    """One enrolment of a profile, with the user's progress and grade there."""
+
+    course_id: str
+    fullname: str | None
+    shortname: str | None
+    role: str
+    status: str
+    progress_pct: float | None
+    grade_pct: float | None
+
+
+class TimelineDay(_Result):
+    """One UTC day of a profile's timeline."""
+
+    day: date
+    events: int
+    sessions: int
+    time_mins: float
+
+
+class QuizAttempt(_Result):
+    """A submitted quiz attempt (``quiz_submitted`` and the plugin's metadata)."""
+
+    course_id: str | None
+    module_id: str | None
+    module_name: str | None
+    submitted_at: datetime
+    attempt_number: int | None
+    score_percent: float | None
+    raw_score: float | None
+    time_taken_seconds: int | None
+    state: str | None
+
+
+class AssignmentSubmission(_Result):
+    """An assignment submission (``assignment_submitted`` and its metadata)."""
+
+    course_id: str | None
+    module_id: str | None
+    module_name: str | None
+    submitted_at: datetime
+    submission_status: str | None
+    is_late: bool | None
+    due_date: datetime | None
+
+
+class UserProfile(_Result):
+    """``GET …/users/{user_id}``."""
+
+    user: UserDetail
+    courses: list[UserCourse]
+    timeline: list[TimelineDay]
+    quiz_attempts: list[QuizAttempt]
+    assignment_submissions: list[AssignmentSubmission]
+    risk: None = None
+
+
+class TopUser(_Result):
+    """A user of ``GET …/top``."""
+
+    user_id: str
+    username: str | None
+    full_name: str | None
+    total_events: int
+    total_time_mins: int
+
+
+class TopCourse(_Result):
+    """A course of ``GET …/top``."""
+
+    course_id: str
+    fullname: str | None
+    shortname: str | None
+    total_events: int
+    active_users: int
+
+
+class Top(_Result):
+    """``GET …/top``: the busiest users and courses of the period."""
+
+    users: list[TopUser]
+    courses: list[TopCourse]
+
+
+class Heatmap(_Result):
+    """``GET …/heatmap``: ``cells[weekday][hour]`` events, Monday first, local time."""
+
+    tz: str
+    weekdays: list[str] = Field(default_factory=lambda: list(WEEKDAYS))
+    cells: list[list[int]]
+
+
+class CourseSummary(_Result):
+    """An item of ``GET …/courses``."""
+
+    course_id: str
+    fullname: str | None
+    shortname: str | None
+    active_users: int
+    total_events: int
+    avg_time_mins: float
+    enrolled: int
+    completion_pct: float | None
+    avg_grade_pct: float | None
+    at_risk_count: int = 0
+
+
+class EnrolmentCount(_Result):
+    """An item of ``GET …/enrollments``: one course and role."""
+
+    course_id: str
+    fullname: str | None
+    shortname: str | None
+    role: str
+    total: int
+    active: int
+    suspended: int
+    new_in_period: int
+
+
+class HistogramBin(_Result):
+    """Grades in ``[from, to)`` percent; the last bin also holds 100."""
+
+    from_: int = Field(alias="from")
+    to: int
+    count: int
+
+
+class GradeDistribution(_Result):
+    """``GET …/grades``: grades in percent of each item's range."""
+
+    count: int
+    avg: float | None
+    min: float | None
+    max: float | None
+    median: float | None
+    pass_rate: float | None
+    histogram: list[HistogramBin]
+
+
+class GradeItemInfo(_Result):
+    """A grade item as synced: its range and pass mark."""
+
+    item_id: str
+    item_name: str | None
+    item_type: str | None
+    grademin: float
+    grademax: float
+    gradepass: float | None
+
+
+class ItemGrades(GradeDistribution, GradeItemInfo):
+    """An item of ``GET …/courses/{course_id}/grades``: one grade item."""
+
+
+class CourseCompletion(_Result):
+    """An item of ``GET …/completion``: module and course completion of a course."""
+
+    course_id: str
+    fullname: str | None
+    shortname: str | None
+    students: int
+    tracked_modules: int
+    completion_pct: float | None
+    course_completed: int
+    course_completion_pct: float | None
+
+
+class ModuleCompletion(_Result):
+    """An item of ``GET …/courses/{course_id}/completion``: one module."""
+
+    module_id: str
+    name: str | None
+    modname: str | None
+    tracked: bool
+    students: int
+    completed: int
+    completion_pct: float | None

@@ -1,0 +1,942 @@
+"""The dashboard's SQL reads (SPEC §3, §5): rollups and catalogue, one tenant.
+
+Every statement binds the repository's tenant. Activity comes from ``daily_rollups``
+(tenant, UTC day, user, course), ``hourly_rollups`` (tenant, UTC hour, course) and
+``user_activity`` (first and last seen per user); rollup rows with course ``''`` are
+site-level. Raw ``events`` are read only by :meth:`SqlAnalyticsRepository.user_events`,
+for one user and a bounded number of rows.
+
+Rules kept here, written down in ``docs/metrics.md``:
+- a grade is ``(final - min) / (max - min) * 100``; rows without a final grade or with
+  an empty range are not grades;
+- a course's grade basis is its course-total grades (item type ``course``) when it has
+  any, else every item grade; a user's grade in a course likewise;
+- students are active enrolments with role ``student``; tracked modules are visible
+  modules with completion enabled; completed means ``complete`` or ``complete_pass``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    case,
+    distinct,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    union,
+)
+
+from ssea_core.metrics.params import CourseSort, UserSort
+from ssea_core.metrics.period import Period
+from ssea_core.metrics.repository import (
+    CourseActivity,
+    CourseCompletionCounts,
+    CourseStats,
+    DayTotals,
+    EnrolmentCounts,
+    GradeItemValues,
+    GradeValue,
+    HourTotals,
+    ModuleCompletionCounts,
+    Page,
+    Paged,
+    ProfileEventType,
+    Totals,
+    UserActivity,
+    UserEnrolment,
+    UserEvent,
+    UserFilter,
+    UserRecord,
+)
+from ssea_storage.sql.executor import SqlExecutor
+from ssea_storage.sql.schema import (
+    completions,
+    courses,
+    daily_rollups,
+    enrolments,
+    events,
+    grade_items,
+    grades,
+    hourly_rollups,
+    modules,
+    user_activity,
+    users,
+)
+
+SITE = ""  # the course key of site-level rollups
+DONE_STATES = ("complete", "complete_pass")
+
+
+def _int(value: Any) -> int:
+    # PostgreSQL sums BIGINT into NUMERIC, which arrives as Decimal.
+    return int(value or 0)
+
+
+def _count(connection: Connection, query: Select[Any]) -> int:
+    total = connection.execute(
+        select(func.count()).select_from(query.order_by(None).subquery())
+    ).scalar_one()
+    return _int(total)
+
+
+def _paged(query: Select[Any], page: Page) -> Select[Any]:
+    return query.limit(page.limit).offset(page.offset)
+
+
+def _null_last(column: Any) -> Any:
+    # Portable NULLS LAST: SQLite sorts NULL first, PostgreSQL last.
+    return case((column.is_(None), 1), else_=0)
+
+
+class SqlAnalyticsRepository:
+    """:class:`ssea_core.metrics.AnalyticsRepository` over SQL; one tenant."""
+
+    def __init__(self, executor: SqlExecutor, tenant_id: UUID) -> None:
+        self._executor = executor
+        self._tenant_id = tenant_id
+
+    # -- building blocks ---------------------------------------------------------
+
+    def _in_period(self, period: Period) -> ColumnElement[bool]:
+        return and_(
+            daily_rollups.c.tenant_id == self._tenant_id,
+            daily_rollups.c.day >= period.start,
+            daily_rollups.c.day <= period.end,
+        )
+
+    def _students(self) -> ColumnElement[bool]:
+        return and_(
+            enrolments.c.tenant_id == self._tenant_id,
+            enrolments.c.role == "student",
+            enrolments.c.status == "active",
+        )
+
+    def _tracked(self) -> ColumnElement[bool]:
+        return and_(
+            modules.c.tenant_id == self._tenant_id,
+            modules.c.completion_enabled.is_(True),
+            modules.c.visible.is_(True),
+        )
+
+    def _graded(self) -> tuple[Any, ColumnElement[bool]]:
+        """The grades joined to their items, and the condition that makes a grade."""
+        joined = grades.join(
+            grade_items,
+            and_(
+                grade_items.c.tenant_id == grades.c.tenant_id,
+                grade_items.c.course_id == grades.c.course_id,
+                grade_items.c.item_id == grades.c.item_id,
+            ),
+        )
+        condition = and_(
+            grades.c.tenant_id == self._tenant_id,
+            grades.c.finalgrade.is_not(None),
+            grade_items.c.grademax > grade_items.c.grademin,
+        )
+        return joined, condition
+
+    @staticmethod
+    def _percent() -> Any:
+        return (
+            (grades.c.finalgrade - grade_items.c.grademin)
+            * literal(100.0)
+            / (grade_items.c.grademax - grade_items.c.grademin)
+        )
+
+    @staticmethod
+    def _passed() -> Any:
+        # Moodle's gradepass 0 (at the minimum) means "no pass mark set".
+        has_mark = and_(
+            grade_items.c.gradepass.is_not(None),
+            grade_items.c.gradepass > grade_items.c.grademin,
+        )
+        passed = case((grades.c.finalgrade >= grade_items.c.gradepass, 1), else_=0)
+        return case((has_mark, passed), else_=None)
+
+    def _basis_grade(self) -> Any:
+        """Mean of course totals when there are any, else mean of every grade."""
+        percent = self._percent()
+        total = case((grade_items.c.item_type == "course", percent), else_=None)
+        return func.coalesce(func.avg(total), func.avg(percent))
+
+    def _user_activity(self, period: Period, course_id: str | None = None) -> Any:
+        query = (
+            select(
+                daily_rollups.c.user_id,
+                func.sum(daily_rollups.c.events).label("events"),
+                func.sum(daily_rollups.c.seconds).label("seconds"),
+            )
+            .where(self._in_period(period))
+            .group_by(daily_rollups.c.user_id)
+        )
+        if course_id is not None:
+            query = query.where(daily_rollups.c.course_id == course_id)
+        return query.subquery("activity")
+
+    def _course_activity(self, period: Period) -> Any:
+        return (
+            select(
+                daily_rollups.c.course_id,
+                func.sum(daily_rollups.c.events).label("events"),
+                func.sum(daily_rollups.c.seconds).label("seconds"),
+                _active_users().label("active_users"),
+            )
+            .where(self._in_period(period), daily_rollups.c.course_id != SITE)
+            .group_by(daily_rollups.c.course_id)
+            .subquery("activity")
+        )
+
+    def _not_deleted(self) -> ColumnElement[bool]:
+        return or_(users.c.deleted.is_(None), users.c.deleted.is_(False))
+
+    def _user_join(self, column: Any) -> ColumnElement[bool]:
+        return and_(users.c.tenant_id == self._tenant_id, users.c.user_id == column)
+
+    def _course_join(self, column: Any) -> ColumnElement[bool]:
+        return and_(
+            courses.c.tenant_id == self._tenant_id, courses.c.course_id == column
+        )
+
+    # -- tenant activity ---------------------------------------------------------
+
+    async def totals(self, period: Period) -> Totals:
+        query = select(
+            func.sum(daily_rollups.c.events),
+            func.sum(daily_rollups.c.sessions),
+            func.sum(daily_rollups.c.seconds),
+            _active_users(),
+        ).where(self._in_period(period))
+
+        def work(connection: Connection) -> Totals:
+            row = connection.execute(query).one()
+            return Totals(_int(row[0]), _int(row[1]), _int(row[2]), _int(row[3]))
+
+        return await self._executor.run(work)
+
+    async def daily(
+        self, period: Period, user_id: str | None = None
+    ) -> list[DayTotals]:
+        query = (
+            select(
+                daily_rollups.c.day,
+                func.sum(daily_rollups.c.events),
+                func.sum(daily_rollups.c.sessions),
+                func.sum(daily_rollups.c.seconds),
+                _active_users(),
+            )
+            .where(self._in_period(period))
+            .group_by(daily_rollups.c.day)
+        )
+        if user_id is not None:
+            query = query.where(daily_rollups.c.user_id == user_id)
+
+        def work(connection: Connection) -> list[DayTotals]:
+            return [
+                DayTotals(
+                    row[0], _int(row[1]), _int(row[2]), _int(row[3]), _int(row[4])
+                )
+                for row in connection.execute(query)
+            ]
+
+        return await self._executor.run(work)
+
+    async def hourly(self, period: Period) -> list[HourTotals]:
+        query = (
+            select(
+                hourly_rollups.c.hour,
+                func.sum(hourly_rollups.c.events),
+                func.sum(hourly_rollups.c.sessions),
+                func.sum(hourly_rollups.c.seconds),
+            )
+            .where(
+                hourly_rollups.c.tenant_id == self._tenant_id,
+                hourly_rollups.c.hour >= period.start_at,
+                hourly_rollups.c.hour < period.end_at,
+            )
+            .group_by(hourly_rollups.c.hour)
+        )
+
+        def work(connection: Connection) -> list[HourTotals]:
+            return [
+                HourTotals(row[0], _int(row[1]), _int(row[2]), _int(row[3]))
+                for row in connection.execute(query)
+            ]
+
+        return await self._executor.run(work)
+
+    # -- users ---------------------------------------------------------------------
+
+    def _users_query(self, period: Period, where: UserFilter) -> Select[Any]:
+        # Users from the catalogue and users only events named (not synced yet).
+        known = union(
+            select(users.c.user_id).where(users.c.tenant_id == self._tenant_id),
+            select(user_activity.c.user_id).where(
+                user_activity.c.tenant_id == self._tenant_id
+            ),
+        ).subquery("known")
+        activity = self._user_activity(period, where.course_id)
+        seen = user_activity
+        query = (
+            select(
+                known.c.user_id,
+                users.c.username,
+                users.c.full_name,
+                seen.c.last_seen_at,
+                func.coalesce(activity.c.events, 0).label("events"),
+                func.coalesce(activity.c.seconds, 0).label("seconds"),
+            )
+            .select_from(
+                known.outerjoin(users, self._user_join(known.c.user_id))
+                .outerjoin(
+                    seen,
+                    and_(
+                        seen.c.tenant_id == self._tenant_id,
+                        seen.c.user_id == known.c.user_id,
+                    ),
+                )
+                .outerjoin(activity, activity.c.user_id == known.c.user_id)
+            )
+            .where(self._not_deleted())
+        )
+        if where.role is not None or where.course_id is not None:
+            enrolled = select(literal(1)).where(
+                enrolments.c.tenant_id == self._tenant_id,
+                enrolments.c.user_id == known.c.user_id,
+            )
+            if where.role is not None:
+                enrolled = enrolled.where(enrolments.c.role == where.role)
+            if where.course_id is not None:
+                enrolled = enrolled.where(enrolments.c.course_id == where.course_id)
+            query = query.where(exists(enrolled))
+        if where.text:
+            query = query.where(
+                or_(
+                    func.lower(users.c.username).contains(where.text, autoescape=True),
+                    func.lower(users.c.full_name).contains(where.text, autoescape=True),
+                )
+            )
+        return query
+
+    @staticmethod
+    def _user_order(query: Select[Any], sort: UserSort) -> Select[Any]:
+        columns = query.selected_columns
+        events_, seconds, seen = columns.events, columns.seconds, columns.last_seen_at
+        name = func.lower(columns.full_name)
+        orders: dict[UserSort, list[Any]] = {
+            "events_desc": [events_.desc()],
+            "events_asc": [events_.asc()],
+            "time_desc": [seconds.desc()],
+            "last_seen_desc": [_null_last(seen), seen.desc()],
+            "last_seen_asc": [_null_last(seen), seen.asc()],
+            "name_asc": [_null_last(name), name, func.lower(columns.username)],
+        }
+        return query.order_by(*orders[sort], columns.user_id)
+
+    async def users(
+        self, period: Period, where: UserFilter, page: Page
+    ) -> Paged[UserActivity]:
+        query = self._users_query(period, where)
+        ordered = _paged(self._user_order(query, where.sort), page)
+
+        def work(connection: Connection) -> Paged[UserActivity]:
+            rows = [_user_row(row) for row in connection.execute(ordered)]
+            return rows, _count(connection, query)
+
+        return await self._executor.run(work)
+
+    async def user(self, user_id: str, period: Period) -> UserRecord | None:
+        catalogue = select(users).where(
+            users.c.tenant_id == self._tenant_id, users.c.user_id == user_id
+        )
+        seen = select(
+            user_activity.c.first_seen_at, user_activity.c.last_seen_at
+        ).where(
+            user_activity.c.tenant_id == self._tenant_id,
+            user_activity.c.user_id == user_id,
+        )
+        activity = select(
+            func.sum(daily_rollups.c.events), func.sum(daily_rollups.c.seconds)
+        ).where(self._in_period(period), daily_rollups.c.user_id == user_id)
+
+        def work(connection: Connection) -> UserRecord | None:
+            row = connection.execute(catalogue).first()
+            times = connection.execute(seen).first()
+            if (row is None and times is None) or (row is not None and row.deleted):
+                return None
+            sums = connection.execute(activity).one()
+            return UserRecord(
+                user_id=user_id,
+                username=row.username if row is not None else None,
+                full_name=row.full_name if row is not None else None,
+                email=row.email if row is not None else None,
+                suspended=bool(row.suspended) if row is not None else False,
+                first_seen_at=times.first_seen_at if times is not None else None,
+                last_seen_at=times.last_seen_at if times is not None else None,
+                events=_int(sums[0]),
+                seconds=_int(sums[1]),
+            )
+
+        return await self._executor.run(work)
+
+    async def user_enrolments(self, user_id: str) -> list[UserEnrolment]:
+        query = (
+            select(
+                enrolments.c.course_id,
+                courses.c.fullname,
+                courses.c.shortname,
+                enrolments.c.role,
+                enrolments.c.status,
+            )
+            .select_from(
+                enrolments.outerjoin(courses, self._course_join(enrolments.c.course_id))
+            )
+            .where(
+                enrolments.c.tenant_id == self._tenant_id,
+                enrolments.c.user_id == user_id,
+            )
+            .order_by(enrolments.c.course_id, enrolments.c.role)
+        )
+
+        def work(connection: Connection) -> list[UserEnrolment]:
+            rows = connection.execute(query).all()
+            ids = sorted({row.course_id for row in rows})
+            tracked = self._tracked_counts(connection, ids)
+            done = self._user_completed(connection, user_id, ids)
+            grade = self._user_grades(connection, user_id, ids)
+            return [
+                UserEnrolment(
+                    course_id=row.course_id,
+                    fullname=row.fullname,
+                    shortname=row.shortname,
+                    role=row.role,
+                    status=row.status,
+                    tracked_modules=tracked.get(row.course_id, 0),
+                    completed_modules=done.get(row.course_id, 0),
+                    grade_pct=grade.get(row.course_id),
+                )
+                for row in rows
+            ]
+
+        return await self._executor.run(work)
+
+    def _user_completed(
+        self, connection: Connection, user_id: str, ids: Sequence[str]
+    ) -> dict[str, int]:
+        query = (
+            select(completions.c.course_id, func.count())
+            .select_from(completions.join(modules, self._module_join()))
+            .where(
+                completions.c.tenant_id == self._tenant_id,
+                completions.c.user_id == user_id,
+                completions.c.course_id.in_(ids),
+                completions.c.state.in_(DONE_STATES),
+                self._tracked(),
+            )
+            .group_by(completions.c.course_id)
+        )
+        return {row[0]: _int(row[1]) for row in connection.execute(query)}
+
+    def _user_grades(
+        self, connection: Connection, user_id: str, ids: Sequence[str]
+    ) -> dict[str, float]:
+        joined, graded = self._graded()
+        query = (
+            select(grades.c.course_id, self._basis_grade())
+            .select_from(joined)
+            .where(graded, grades.c.user_id == user_id, grades.c.course_id.in_(ids))
+            .group_by(grades.c.course_id)
+        )
+        return {row[0]: float(row[1]) for row in connection.execute(query)}
+
+    async def user_events(
+        self, user_id: str, event_type: ProfileEventType, limit: int
+    ) -> list[UserEvent]:
+        # The one read of raw events: a per-user index lookup (tenant, user, time),
+        # bounded by ``limit`` — not a scan (SPEC §5).
+        query = (
+            select(
+                events.c.course_id,
+                events.c.module_id,
+                modules.c.name,
+                events.c.occurred_at,
+                events.c.metadata,
+            )
+            .select_from(
+                events.outerjoin(
+                    modules,
+                    and_(
+                        modules.c.tenant_id == self._tenant_id,
+                        modules.c.module_id == events.c.module_id,
+                    ),
+                )
+            )
+            .where(
+                events.c.tenant_id == self._tenant_id,
+                events.c.user_id == user_id,
+                events.c.event_type == event_type,
+                events.c.counted.is_(True),
+            )
+            .order_by(events.c.occurred_at.desc(), events.c.event_id.desc())
+            .limit(limit)
+        )
+
+        def work(connection: Connection) -> list[UserEvent]:
+            return [
+                UserEvent(row[0], row[1], row[2], row[3], dict(row[4] or {}))
+                for row in connection.execute(query)
+            ]
+
+        return await self._executor.run(work)
+
+    async def top_users(self, period: Period, limit: int) -> list[UserActivity]:
+        activity = self._user_activity(period)
+        query = (
+            select(
+                activity.c.user_id,
+                users.c.username,
+                users.c.full_name,
+                user_activity.c.last_seen_at,
+                activity.c.events,
+                activity.c.seconds,
+            )
+            .select_from(
+                activity.outerjoin(
+                    users, self._user_join(activity.c.user_id)
+                ).outerjoin(
+                    user_activity,
+                    and_(
+                        user_activity.c.tenant_id == self._tenant_id,
+                        user_activity.c.user_id == activity.c.user_id,
+                    ),
+                )
+            )
+            .where(self._not_deleted(), activity.c.events > 0)
+            .order_by(activity.c.events.desc(), activity.c.user_id)
+            .limit(limit)
+        )
+
+        def work(connection: Connection) -> list[UserActivity]:
+            return [_user_row(row) for row in connection.execute(query)]
+
+        return await self._executor.run(work)
+
+    # -- courses -------------------------------------------------------------------
+
+    async def top_courses(self, period: Period, limit: int) -> list[CourseActivity]:
+        activity = self._course_activity(period)
+        query = (
+            select(
+                activity.c.course_id,
+                courses.c.fullname,
+                courses.c.shortname,
+                activity.c.events,
+                activity.c.seconds,
+                activity.c.active_users,
+            )
+            .select_from(
+                activity.outerjoin(courses, self._course_join(activity.c.course_id))
+            )
+            .where(activity.c.events > 0)
+            .order_by(activity.c.events.desc(), activity.c.course_id)
+            .limit(limit)
+        )
+
+        def work(connection: Connection) -> list[CourseActivity]:
+            return [_course_row(row) for row in connection.execute(query)]
+
+        return await self._executor.run(work)
+
+    async def has_course(self, course_id: str) -> bool:
+        in_catalogue = select(literal(1)).where(
+            courses.c.tenant_id == self._tenant_id, courses.c.course_id == course_id
+        )
+        with_activity = select(literal(1)).where(
+            daily_rollups.c.tenant_id == self._tenant_id,
+            daily_rollups.c.course_id == course_id,
+        )
+        query = select(or_(exists(in_catalogue), exists(with_activity)))
+
+        def work(connection: Connection) -> bool:
+            return bool(connection.execute(query).scalar_one())
+
+        return await self._executor.run(work)
+
+    def _courses_query(self, period: Period) -> Select[Any]:
+        # Catalogue courses, and courses only events named in the period.
+        known = union(
+            select(courses.c.course_id).where(courses.c.tenant_id == self._tenant_id),
+            select(daily_rollups.c.course_id).where(
+                self._in_period(period), daily_rollups.c.course_id != SITE
+            ),
+        ).subquery("known")
+        activity = self._course_activity(period)
+        return select(
+            known.c.course_id,
+            courses.c.fullname,
+            courses.c.shortname,
+            func.coalesce(activity.c.events, 0).label("events"),
+            func.coalesce(activity.c.seconds, 0).label("seconds"),
+            func.coalesce(activity.c.active_users, 0).label("active_users"),
+        ).select_from(
+            known.outerjoin(courses, self._course_join(known.c.course_id)).outerjoin(
+                activity, activity.c.course_id == known.c.course_id
+            )
+        )
+
+    @staticmethod
+    def _course_order(query: Select[Any], sort: CourseSort) -> Select[Any]:
+        columns = query.selected_columns
+        name = func.lower(columns.fullname)
+        orders: dict[CourseSort, list[Any]] = {
+            "events_desc": [columns.events.desc()],
+            "active_users_desc": [columns.active_users.desc(), columns.events.desc()],
+            "time_desc": [columns.seconds.desc()],
+            "name_asc": [_null_last(name), name],
+        }
+        return query.order_by(*orders[sort], columns.course_id)
+
+    async def courses(
+        self, period: Period, sort: CourseSort, page: Page
+    ) -> Paged[CourseStats]:
+        query = self._courses_query(period)
+        ordered = _paged(self._course_order(query, sort), page)
+
+        def work(connection: Connection) -> Paged[CourseStats]:
+            rows = [_course_row(row) for row in connection.execute(ordered)]
+            ids = [row.course_id for row in rows]
+            students = self._student_counts(connection, ids)
+            tracked = self._tracked_counts(connection, ids)
+            done = self._completed_counts(connection, ids)
+            grade = self._course_grades(connection, ids)
+            stats = [
+                CourseStats(
+                    activity=row,
+                    students=students.get(row.course_id, 0),
+                    tracked_modules=tracked.get(row.course_id, 0),
+                    completed_modules=done.get(row.course_id, 0),
+                    avg_grade_pct=grade.get(row.course_id),
+                )
+                for row in rows
+            ]
+            return stats, _count(connection, query)
+
+        return await self._executor.run(work)
+
+    def _student_counts(
+        self, connection: Connection, ids: Sequence[str]
+    ) -> dict[str, int]:
+        query = (
+            select(enrolments.c.course_id, func.count())
+            .where(self._students(), enrolments.c.course_id.in_(ids))
+            .group_by(enrolments.c.course_id)
+        )
+        return {row[0]: _int(row[1]) for row in connection.execute(query)}
+
+    def _tracked_counts(
+        self, connection: Connection, ids: Sequence[str]
+    ) -> dict[str, int]:
+        query = (
+            select(modules.c.course_id, func.count())
+            .where(self._tracked(), modules.c.course_id.in_(ids))
+            .group_by(modules.c.course_id)
+        )
+        return {row[0]: _int(row[1]) for row in connection.execute(query)}
+
+    def _module_join(self) -> ColumnElement[bool]:
+        return and_(
+            modules.c.tenant_id == completions.c.tenant_id,
+            modules.c.module_id == completions.c.module_id,
+            modules.c.course_id == completions.c.course_id,
+        )
+
+    def _student_join(self) -> ColumnElement[bool]:
+        return and_(
+            self._students(),
+            enrolments.c.user_id == completions.c.user_id,
+            enrolments.c.course_id == completions.c.course_id,
+        )
+
+    def _completed_counts(
+        self, connection: Connection, ids: Sequence[str]
+    ) -> dict[str, int]:
+        """Completed tracked modules of active students, per course."""
+        query = (
+            select(completions.c.course_id, func.count())
+            .select_from(
+                completions.join(modules, self._module_join()).join(
+                    enrolments, self._student_join()
+                )
+            )
+            .where(
+                completions.c.tenant_id == self._tenant_id,
+                completions.c.course_id.in_(ids),
+                completions.c.state.in_(DONE_STATES),
+                self._tracked(),
+            )
+            .group_by(completions.c.course_id)
+        )
+        return {row[0]: _int(row[1]) for row in connection.execute(query)}
+
+    def _course_completed_counts(
+        self, connection: Connection, ids: Sequence[str]
+    ) -> dict[str, int]:
+        """Active students who completed the whole course, per course."""
+        query = (
+            select(completions.c.course_id, func.count())
+            .select_from(completions.join(enrolments, self._student_join()))
+            .where(
+                completions.c.tenant_id == self._tenant_id,
+                completions.c.course_id.in_(ids),
+                completions.c.module_id == SITE,
+                completions.c.state.in_(DONE_STATES),
+            )
+            .group_by(completions.c.course_id)
+        )
+        return {row[0]: _int(row[1]) for row in connection.execute(query)}
+
+    def _course_grades(
+        self, connection: Connection, ids: Sequence[str]
+    ) -> dict[str, float]:
+        joined, graded = self._graded()
+        query = (
+            select(grades.c.course_id, self._basis_grade())
+            .select_from(joined)
+            .where(graded, grades.c.course_id.in_(ids))
+            .group_by(grades.c.course_id)
+        )
+        return {row[0]: float(row[1]) for row in connection.execute(query)}
+
+    async def enrolment_counts(
+        self, period: Period, page: Page
+    ) -> Paged[EnrolmentCounts]:
+        starts_in_period = and_(
+            enrolments.c.time_start >= period.start_at,
+            enrolments.c.time_start < period.end_at,
+        )
+        counts = (
+            select(
+                enrolments.c.course_id,
+                enrolments.c.role,
+                func.count().label("total"),
+                _sum_when(enrolments.c.status == "active").label("active"),
+                _sum_when(enrolments.c.status == "suspended").label("suspended"),
+                _sum_when(starts_in_period).label("new_in_period"),
+            )
+            .where(enrolments.c.tenant_id == self._tenant_id)
+            .group_by(enrolments.c.course_id, enrolments.c.role)
+            .subquery("counts")
+        )
+        query = select(
+            counts,
+            courses.c.fullname,
+            courses.c.shortname,
+        ).select_from(counts.outerjoin(courses, self._course_join(counts.c.course_id)))
+        ordered = _paged(query.order_by(counts.c.course_id, counts.c.role), page)
+
+        def work(connection: Connection) -> Paged[EnrolmentCounts]:
+            rows = [
+                EnrolmentCounts(
+                    course_id=row.course_id,
+                    fullname=row.fullname,
+                    shortname=row.shortname,
+                    role=row.role,
+                    total=_int(row.total),
+                    active=_int(row.active),
+                    suspended=_int(row.suspended),
+                    new_in_period=_int(row.new_in_period),
+                )
+                for row in connection.execute(ordered)
+            ]
+            return rows, _count(connection, query)
+
+        return await self._executor.run(work)
+
+    # -- grades and completion -----------------------------------------------------
+
+    async def grade_values(self) -> list[GradeValue]:
+        joined, graded = self._graded()
+        with_totals = (
+            select(grades.c.course_id)
+            .select_from(joined)
+            .where(graded, grade_items.c.item_type == "course")
+        )
+        query = (
+            select(self._percent(), self._passed())
+            .select_from(joined)
+            .where(
+                graded,
+                or_(
+                    grade_items.c.item_type == "course",
+                    grades.c.course_id.not_in(with_totals),
+                ),
+            )
+        )
+
+        def work(connection: Connection) -> list[GradeValue]:
+            return [_grade_value(row) for row in connection.execute(query)]
+
+        return await self._executor.run(work)
+
+    async def course_grades(self, course_id: str, page: Page) -> Paged[GradeItemValues]:
+        items = select(grade_items).where(
+            grade_items.c.tenant_id == self._tenant_id,
+            grade_items.c.course_id == course_id,
+        )
+        ordered = _paged(
+            items.order_by(
+                case((grade_items.c.item_type == "course", 1), else_=0),
+                func.coalesce(func.lower(grade_items.c.item_name), ""),
+                grade_items.c.item_id,
+            ),
+            page,
+        )
+        joined, graded = self._graded()
+
+        def work(connection: Connection) -> Paged[GradeItemValues]:
+            rows = connection.execute(ordered).all()
+            values: dict[str, list[GradeValue]] = {row.item_id: [] for row in rows}
+            found = connection.execute(
+                select(grades.c.item_id, self._percent(), self._passed())
+                .select_from(joined)
+                .where(
+                    graded,
+                    grades.c.course_id == course_id,
+                    grades.c.item_id.in_(list(values)),
+                )
+            )
+            for item_id, percent, passed in found:
+                values[item_id].append(_grade_value((percent, passed)))
+            answer = [
+                GradeItemValues(
+                    item_id=row.item_id,
+                    item_name=row.item_name,
+                    item_type=row.item_type,
+                    grademin=row.grademin,
+                    grademax=row.grademax,
+                    gradepass=row.gradepass,
+                    values=values[row.item_id],
+                )
+                for row in rows
+            ]
+            return answer, _count(connection, items)
+
+        return await self._executor.run(work)
+
+    async def course_completion(self, page: Page) -> Paged[CourseCompletionCounts]:
+        query = select(
+            courses.c.course_id, courses.c.fullname, courses.c.shortname
+        ).where(courses.c.tenant_id == self._tenant_id)
+        ordered = _paged(query.order_by(courses.c.course_id), page)
+
+        def work(connection: Connection) -> Paged[CourseCompletionCounts]:
+            rows = connection.execute(ordered).all()
+            ids = [row.course_id for row in rows]
+            students = self._student_counts(connection, ids)
+            tracked = self._tracked_counts(connection, ids)
+            done = self._completed_counts(connection, ids)
+            finished = self._course_completed_counts(connection, ids)
+            answer = [
+                CourseCompletionCounts(
+                    course_id=row.course_id,
+                    fullname=row.fullname,
+                    shortname=row.shortname,
+                    students=students.get(row.course_id, 0),
+                    tracked_modules=tracked.get(row.course_id, 0),
+                    completed_modules=done.get(row.course_id, 0),
+                    course_completed=finished.get(row.course_id, 0),
+                )
+                for row in rows
+            ]
+            return answer, _count(connection, query)
+
+        return await self._executor.run(work)
+
+    async def module_completion(
+        self, course_id: str, page: Page
+    ) -> Paged[ModuleCompletionCounts]:
+        query = select(modules).where(
+            modules.c.tenant_id == self._tenant_id, modules.c.course_id == course_id
+        )
+        ordered = _paged(query.order_by(modules.c.module_id), page)
+
+        def work(connection: Connection) -> Paged[ModuleCompletionCounts]:
+            rows = connection.execute(ordered).all()
+            students = self._student_counts(connection, [course_id]).get(course_id, 0)
+            done = self._module_completed_counts(connection, course_id)
+            answer = [
+                ModuleCompletionCounts(
+                    module_id=row.module_id,
+                    name=row.name,
+                    modname=row.modname,
+                    tracked=bool(row.completion_enabled and row.visible),
+                    students=students,
+                    completed=done.get(row.module_id, 0),
+                )
+                for row in rows
+            ]
+            return answer, _count(connection, query)
+
+        return await self._executor.run(work)
+
+    def _module_completed_counts(
+        self, connection: Connection, course_id: str
+    ) -> dict[str, int]:
+        query = (
+            select(completions.c.module_id, func.count())
+            .select_from(completions.join(enrolments, self._student_join()))
+            .where(
+                completions.c.tenant_id == self._tenant_id,
+                completions.c.course_id == course_id,
+                completions.c.module_id != SITE,
+                completions.c.state.in_(DONE_STATES),
+            )
+            .group_by(completions.c.module_id)
+        )
+        return {row[0]: _int(row[1]) for row in connection.execute(query)}
+
+
+def _active_users() -> Any:
+    return func.count(
+        distinct(case((daily_rollups.c.events > 0, daily_rollups.c.user_id)))
+    )
+
+
+def _sum_when(condition: ColumnElement[bool]) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _user_row(row: Any) -> UserActivity:
+    return UserActivity(
+        user_id=row.user_id,
+        username=row.username,
+        full_name=row.full_name,
+        last_seen_at=row.last_seen_at,
+        events=_int(row.events),
+        seconds=_int(row.seconds),
+    )
+
+
+def _course_row(row: Any) -> CourseActivity:
+    return CourseActivity(
+        course_id=row.course_id,
+        fullname=row.fullname,
+        shortname=row.shortname,
+        events=_int(row.events),
+        seconds=_int(row.seconds),
+        active_users=_int(row.active_users),
+    )
+
+
+def _grade_value(row: Any) -> GradeValue:
+    percent, passed = row[0], row[1]
+    return GradeValue(float(percent), None if passed is None else bool(passed))
