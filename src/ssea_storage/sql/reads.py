@@ -782,6 +782,8 @@ class SqlAnalyticsRepository:
             )
         )
 
+        # Known shortcoming: every basis grade comes back (one float each) because the
+        # median needs them all; PostgreSQL's percentile_cont could keep it in SQL.
         def work(connection: Connection) -> list[GradeValue]:
             return [_grade_value(row) for row in connection.execute(query)]
 
