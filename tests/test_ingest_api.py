@@ -871,3 +871,35 @@ async def test_a_paid_plan_is_not_held_to_the_free_cap(
         assert answer.json()["data"]["queued"] == 500
 
     assert await stored_events(store, tenant) == 1500
+
+
+async def test_outcome_counts_excluded_events_by_reason(store, settings, clock, tenant):
+    from ssea_core.context import Services
+    from ssea_core.ingest.service import Ingestor
+
+    ingestor = Ingestor(Services(store, settings, clock))
+    base = {"event_type": "course_viewed", "course_id": "5"}
+    events = [
+        {**base, "user_id": "7", "timestamp": "2026-03-01T10:00:00Z"},
+        {**base, "user_id": "7", "timestamp": "2026-03-01T10:01:00Z", "origin": "cli"},
+        {
+            **base,
+            "user_id": "7",
+            "timestamp": "2026-03-01T10:02:00Z",
+            "real_user_id": 3,
+        },
+        {**base, "user_id": "0", "timestamp": "2026-03-01T10:03:00Z"},
+        {**base, "user_id": "2", "timestamp": "2026-03-01T10:04:00Z"},
+        {**base, "user_id": "2", "timestamp": "2026-03-01T10:04:00Z"},
+    ]
+    first = await ingestor.ingest(tenant.tenant_id, events)
+    assert first.stored == 5
+    assert first.excluded == {
+        "origin_cli": 1,
+        "logged_in_as": 1,
+        "no_user": 1,
+        "site_admin": 1,
+    }
+    again = await ingestor.ingest(tenant.tenant_id, events)
+    assert again.stored == 0
+    assert again.excluded == {}

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     exclude_logged_in_as: bool = True
     excluded_origins: list[str] = Field(default_factory=lambda: ["cli", "restore"])
     excluded_user_ids: list[str] = Field(default_factory=lambda: ["0"])
+    #: Moodle's installer makes the site admin user 2.
+    site_admin_user_ids: list[str] = Field(default_factory=lambda: ["2"])
 
     #: Largest request body read; a batch of 500 events with full metadata fits.
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)

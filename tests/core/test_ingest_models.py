@@ -234,3 +234,31 @@ def test_a_prepared_event_keeps_what_was_sent() -> None:
     assert prepared.metadata == {"k": 1}
     assert (prepared.moodle_log_id, prepared.origin) == ("5", "web")
     assert prepared.counted is True
+
+
+def test_exclusion_reasons_name_why_an_event_is_not_the_users_own() -> None:
+    from ssea_core.ingest.service import exclusion_reason
+    from ssea_core.settings import Settings
+
+    settings = Settings()
+    base = {"event_type": "course_viewed", "timestamp": "2026-03-01T10:00:00Z"}
+
+    def reason(**fields: object) -> str | None:
+        return exclusion_reason(EventIn.model_validate({**base, **fields}), settings)
+
+    assert reason(user_id="7") is None
+    assert reason(user_id="7", real_user_id="7") is None
+    assert reason(user_id="7", real_user_id="2") == "logged_in_as"
+    assert reason(user_id="7", origin="cli") == "origin_cli"
+    assert reason(user_id="7", origin="restore") == "origin_restore"
+    assert reason(user_id="7", origin="web") is None
+    assert reason(user_id="0") == "no_user"
+    assert reason(user_id="2") == "site_admin"
+    relaxed = Settings(site_admin_user_ids=[], exclude_logged_in_as=False)
+    assert (
+        exclusion_reason(
+            EventIn.model_validate({**base, "user_id": "2", "real_user_id": "9"}),
+            relaxed,
+        )
+        is None
+    )

@@ -37,6 +37,7 @@ class PreparedEvent:
     real_user_id: str | None
     origin: str | None
     counted: bool = True  # False: stored, but not the user's own activity (hygiene)
+    excluded_because: str | None = None
 
     @property
     def day(self) -> date:

@@ -56,6 +56,8 @@ class IngestOutcome:
     stored: int = 0
     duplicates: int = 0
     skipped: list[Skipped] = field(default_factory=list)
+    #: Newly stored events that do not count as the user's activity, by reason.
+    excluded: dict[str, int] = field(default_factory=dict)
 
     @property
     def queued(self) -> int:
@@ -66,6 +68,8 @@ class IngestOutcome:
         self.event_ids.extend(other.event_ids)
         self.stored += other.stored
         self.duplicates += other.duplicates
+        for reason, count in other.excluded.items():
+            self.excluded[reason] = self.excluded.get(reason, 0) + count
         self.skipped.extend(
             Skipped(s.index + offset, s.code, s.error) for s in other.skipped
         )
@@ -100,16 +104,25 @@ def _validate_all(
     return list(zip(good_indexes, values, strict=True)), skipped
 
 
-def counts_as_activity(event: EventIn, settings: Settings) -> bool:
-    """Whether an event is the user's own activity (data hygiene defaults)."""
+def exclusion_reason(event: EventIn, settings: Settings) -> str | None:
+    """Why an event is not the user's own activity, or None when it is.
+
+    Reasons: ``logged_in_as`` (done by someone logged in as the user),
+    ``origin_<origin>`` (cli, restore by default), ``no_user`` (user 0) and
+    ``site_admin``. Each is a setting and can be switched off.
+    """
     if settings.exclude_logged_in_as and event.real_user_id not in (
         None,
         event.user_id,
     ):
-        return False
+        return "logged_in_as"
     if event.origin is not None and event.origin in settings.excluded_origins:
-        return False
-    return event.user_id not in settings.excluded_user_ids
+        return f"origin_{event.origin}"
+    if event.user_id in settings.excluded_user_ids:
+        return "no_user"
+    if event.user_id in settings.site_admin_user_ids:
+        return "site_admin"
+    return None
 
 
 def seconds_until_next_utc_day(now: datetime) -> int:
@@ -164,8 +177,9 @@ class Ingestor:
                 )
             else:
                 item = prepare_event(tenant_id, event)
-                if not counts_as_activity(event, self._services.settings):
-                    item = replace(item, counted=False)
+                reason = exclusion_reason(event, self._services.settings)
+                if reason is not None:
+                    item = replace(item, counted=False, excluded_because=reason)
                 prepared.append((index, item))
         skipped.sort(key=lambda s: s.index)
         return prepared, skipped
@@ -208,6 +222,7 @@ class Ingestor:
         outcome.skipped.sort(key=lambda s: s.index)
         outcome.stored = len(result.stored)
         outcome.duplicates = len(outcome.event_ids) - outcome.stored
+        outcome.excluded = _excluded(prepared, set(result.stored))
         logger.info(
             "ingested tenant=%s stored=%d duplicates=%d skipped=%d",
             tenant_id,
@@ -261,3 +276,15 @@ class Ingestor:
             len(skipped),
         )
         return outcome
+
+
+def _excluded(
+    prepared: Sequence[tuple[int, PreparedEvent]], stored: set[str]
+) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for _, event in prepared:
+        reason = event.excluded_because
+        if reason is not None and event.event_id in stored:
+            counts[reason] = counts.get(reason, 0) + 1
+            stored.discard(event.event_id)  # a repeat within the batch counts once
+    return counts
