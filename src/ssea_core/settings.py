@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     excluded_user_ids: list[str] = Field(default_factory=lambda: ["0"])
     #: Moodle's installer makes the site admin user 2.
     site_admin_user_ids: list[str] = Field(default_factory=lambda: ["2"])
+    #: Things done to a user by someone else (a teacher grades, an admin enrols).
+    passive_event_types: list[str] = Field(
+        default_factory=lambda: ["grade_updated", "grade_item_updated", "user_enrolled"]
+    )
 
     #: Largest request body read; a batch of 500 events with full metadata fits.
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)

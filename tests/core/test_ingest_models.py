@@ -254,6 +254,8 @@ def test_exclusion_reasons_name_why_an_event_is_not_the_users_own() -> None:
     assert reason(user_id="7", origin="web") is None
     assert reason(user_id="0") == "no_user"
     assert reason(user_id="2") == "site_admin"
+    assert reason(user_id="7", event_type="grade_updated") == "passive"
+    assert reason(user_id="7", event_type="user_enrolled") == "passive"
     relaxed = Settings(site_admin_user_ids=[], exclude_logged_in_as=False)
     assert (
         exclusion_reason(

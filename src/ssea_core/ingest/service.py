@@ -108,8 +108,9 @@ def exclusion_reason(event: EventIn, settings: Settings) -> str | None:
     """Why an event is not the user's own activity, or None when it is.
 
     Reasons: ``logged_in_as`` (done by someone logged in as the user),
-    ``origin_<origin>`` (cli, restore by default), ``no_user`` (user 0) and
-    ``site_admin``. Each is a setting and can be switched off.
+    ``origin_<origin>`` (cli, restore by default), ``no_user`` (user 0),
+    ``site_admin`` and ``passive`` (done to the user by someone else: graded,
+    enrolled). Each is a setting and can be switched off.
     """
     if settings.exclude_logged_in_as and event.real_user_id not in (
         None,
@@ -122,6 +123,8 @@ def exclusion_reason(event: EventIn, settings: Settings) -> str | None:
         return "no_user"
     if event.user_id in settings.site_admin_user_ids:
         return "site_admin"
+    if event.event_type in settings.passive_event_types:
+        return "passive"
     return None
 
 
