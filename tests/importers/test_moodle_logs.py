@@ -88,8 +88,10 @@ def test_standard_row_becomes_a_course_view(tmp_path: Path) -> None:
     }
 
 
-def test_names_never_reach_the_event(tmp_path: Path) -> None:
-    path = write(tmp_path, [HEADER, row("17/10/21, 12:39", VIEW)])
+@pytest.mark.parametrize("context", ["Course: Maths", "User: Ana Example"])
+def test_names_never_reach_the_event(tmp_path: Path, context: str) -> None:
+    dashboard = "The user with id '7' has viewed their dashboard"
+    path = write(tmp_path, [HEADER, row("17/10/21, 12:39", dashboard, context=context)])
 
     (event,), _ = events(path)
 

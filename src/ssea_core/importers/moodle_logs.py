@@ -33,7 +33,9 @@ Mapping decisions:
   gives the same ids. ``merge_repeats=True`` keeps one event for them instead.
 - Text is HTML-unescaped; invalid UTF-8 bytes are read as Windows-1252; origin is
   kept (``web``, ``cli``, ``restore``, ``ws``); the IP is passed as ``ip`` (ingestion
-  drops it); names are never copied into events.
+  drops it); names are never copied into events (the User full name and Affected
+  user columns are not read, and a user context, printed ``User: <full name>``,
+  keeps only its label).
 - Times are local to ``timezone`` (see :mod:`ssea_core.importers.times` for the
   formats and the DST rules).
 """
@@ -137,6 +139,10 @@ _COURSE = re.compile(
 )
 _MODULE = re.compile(r"course module (?:with )?id\s*'(\d+)'")
 _MAX_TEXT = 2000
+_USER_CONTEXT_LABELS = frozenset(
+    {"user", "usuario", "utilisateur", "nutzer/in", "nutzer", "uzytkownik",
+     "utilizador"}
+)  # fmt: skip
 _OUTSIDE_IDENTITY = frozenset({"user_full_name", "affected_user", "origin", "ip"})
 
 
@@ -319,7 +325,7 @@ def _metadata(
         "description": description[:_MAX_TEXT],
         "event_name": _text(record.get("event_name")),
         "component": _text(record.get("component")),
-        "context": _text(record.get("event_context"))[:_MAX_TEXT],
+        "context": _context(_text(record.get("event_context")))[:_MAX_TEXT],
     }
     if moodle_class is not None:
         metadata["moodle_event"] = moodle_class
@@ -329,6 +335,14 @@ def _metadata(
     if related:
         metadata["related_user_id"] = related[0]
     return {key: value for key, value in metadata.items() if value != ""}
+
+
+def _context(text: str) -> str:
+    # A user context prints as "User: <full name>": keep the label, never the name.
+    label, colon, _ = text.partition(":")
+    if colon and plain(label.strip()) in _USER_CONTEXT_LABELS:
+        return label.strip()
+    return text
 
 
 def _record_key(record: dict[str, Any]) -> tuple[Any, ...]:
