@@ -344,17 +344,54 @@ def test_more_event_names_can_be_mapped(tmp_path: Path) -> None:
     assert event["event_type"] == "course_viewed"
 
 
-def test_related_user_is_kept_apart_from_the_actor(tmp_path: Path) -> None:
-    text = (
-        "The user with id '2' updated the grade with id '5' for the user with id '7' "
-        "for the grade item with id '3'."
-    )
-    path = write(tmp_path, [HEADER, row("1/1/21, 1:00", text, event="User graded")])
+@pytest.mark.parametrize(
+    ("description", "event_type", "user", "metadata"),
+    [
+        (
+            "The user with id '2' updated the grade with id '5' for the user with id "
+            "'7' for the grade item with id '3'.",
+            "grade_updated",
+            "7",
+            {"actor_id": "2"},
+        ),
+        (
+            "The user with id '2' enrolled the user with id '7' using the enrolment "
+            "method 'manual' in the course with id '42'.",
+            "user_enrolled",
+            "7",
+            {"actor_id": "2"},
+        ),
+        (
+            "The user with id '7' updated the completion state for the course module "
+            "with id '9' for the user with id '7'.",
+            "module_completed",
+            "7",
+            {"actor_id": "7"},
+        ),
+        (
+            "The user with id '2' viewed the profile for the user with id '7' in the "
+            "course with id '42'.",
+            "other",
+            "2",
+            {"related_user_id": "7"},
+        ),
+    ],
+)
+def test_grades_enrolments_and_completions_are_about_the_related_user(
+    tmp_path: Path,
+    description: str,
+    event_type: str,
+    user: str,
+    metadata: dict[str, str],
+) -> None:
+    path = write(tmp_path, [HEADER, row("1/1/21, 1:00", description, event="x")])
 
     (event,), _ = events(path)
 
-    assert (event["user_id"], event["metadata"]["related_user_id"]) == ("2", "7")
-    assert event["event_type"] == "grade_updated"
+    assert (event["event_type"], event["user_id"]) == (event_type, user)
+    assert metadata.items() <= event["metadata"].items()
+    (other_key,) = {"actor_id", "related_user_id"} - metadata.keys()
+    assert other_key not in event["metadata"]
 
 
 def test_local_time_zone_across_the_madrid_dst_nights(tmp_path: Path) -> None:

@@ -80,6 +80,18 @@ XAPI_FLAT = "xapi/ad1529_lrs_flattened/example_logs.csv"
 ACTOR = re.compile(r"[Uu]ser with id '?(-?\d+)")
 COURSES = re.compile(r"course(?: with)?(?: the)? id '(\d+)'|at course: (\d+)")
 MODULE = re.compile(r"course module (?:with )?id\s*'(\d+)'")
+# Grades, enrolments and completions are about the second user a description names.
+ABOUT_RELATED = re.compile(
+    r"updated the grade with id '\d+' for the user with id"
+    r"|enrolled the user with id '\d+' using"
+    r"|updated the completion state for the course module with id"
+)
+RELATED_EVENTS = (
+    "\\core\\event\\user_graded",
+    "\\core\\event\\user_enrolment_created",
+    "\\core\\event\\course_module_completion_updated",
+    "\\core\\event\\course_completed",
+)
 COURSE_VIEW = re.compile(
     r"viewed the (?:section number '[^']*' of the )?course with id"
 )
@@ -191,8 +203,10 @@ def log_expectations(path: Path) -> Expected:
     in_run: Counter[Any] = Counter()
     for row in rows:
         text = cell(row, description)
-        actor = ACTOR.search(text)
-        user = cell(row, user_column) or (actor[1] if actor else "")
+        ids = ACTOR.findall(text)
+        user = cell(row, user_column) or (ids[0] if ids else "")
+        if len(ids) > 1 and ABOUT_RELATED.search(text):
+            user = ids[1]
         if not user:
             expected.skipped["no_user_id"] += 1
             continue
@@ -271,7 +285,11 @@ def logstore_expectation(rows: list[dict[str, Any]]) -> Expected:
         course = str(row["courseid"]) if row.get("courseid") is not None else None
         if course in ("0", SITE) or str(row.get("contextlevel")) == "10":
             course = None
-        expected.users.add(str(row["userid"]))
+        user = row["userid"]
+        related = row.get("relateduserid")
+        if row.get("eventname") in RELATED_EVENTS and related not in (None, "\\N"):
+            user = related
+        expected.users.add(str(user))
         expected.per_course[course] += 1
     return expected
 

@@ -13,8 +13,11 @@ Mapping decisions:
 - ``timestamp`` is ``timecreated`` (Unix seconds, UTC).
 - ``user_id`` is ``userid`` as text: ``0`` (not logged in) stays ``0``, the guest
   account stays ``1`` (its Moodle id); the service's hygiene decides what counts as
-  activity. A row without a readable ``userid`` is skipped as ``no_user_id``, one
-  without a readable ``timecreated`` as ``bad_time``.
+  activity. Grades, enrolments and completions are about ``relateduserid`` (the
+  graded, enrolled or completing student): when it is set, it is the ``user_id``
+  and ``userid`` goes to ``metadata.actor_id``. A row without a readable
+  ``userid`` is skipped as ``no_user_id``, one without a readable ``timecreated``
+  as ``bad_time``.
 - ``courseid`` 0 or NULL, context level 10 (system) and the site course
   (``site_course_id``, Moodle's front page, ``1``) are site-level: no ``course_id``.
   Context level 70 (module) gives ``module_id`` = ``contextinstanceid``.
@@ -52,7 +55,7 @@ from ssea_core.importers.base import (
     as_id,
     fit_metadata,
 )
-from ssea_core.importers.moodle_events import type_for_class
+from ssea_core.importers.moodle_events import SUBJECT_IS_RELATED_USER, type_for_class
 from ssea_core.importers.mysql_dump import DumpFormatError, dump_rows
 from ssea_core.importers.php import PhpFormatError, unserialize
 from ssea_core.importers.textio import (
@@ -152,11 +155,17 @@ class LogstoreSource(ImportSource):
             return None
 
         eventname = _text(row.get("eventname"))
+        event_type = type_for_class(eventname) if eventname else "other"
+        metadata = self._metadata(row, eventname)
+        related = as_id(row.get("relateduserid"))
+        if event_type in SUBJECT_IS_RELATED_USER and related is not None:
+            metadata.pop("related_user_id", None)
+            user_id, metadata["actor_id"] = related, user_id
         payload: Payload = {
-            "event_type": type_for_class(eventname) if eventname else "other",
+            "event_type": event_type,
             "user_id": user_id,
             "timestamp": moment.isoformat(),
-            "metadata": self._metadata(row, eventname),
+            "metadata": metadata,
         }
         _put(payload, "course_id", self._course(row))
         if as_id(row.get("contextlevel")) == _CONTEXT_MODULE:

@@ -39,6 +39,13 @@ STANDARD_EVENTS: Mapping[str, str] = {
     "\\core\\event\\course_module_completion_updated": "module_completed",
 }
 
+#: Types whose subject is the user the event is about (Moodle's ``relateduserid``),
+#: not the one who acted: the graded, enrolled or completing student. Importers put
+#: that user in ``user_id`` and the actor in ``metadata.actor_id``.
+SUBJECT_IS_RELATED_USER: frozenset[str] = frozenset(
+    {"grade_updated", "user_enrolled", "module_completed", "course_completed"}
+)
+
 _MODULE_VIEWED = "\\event\\course_module_viewed"
 _VIEWED_MODULE = "\\mod_{}\\event\\course_module_viewed"
 

@@ -8,11 +8,16 @@ Mapping decisions:
   Description, Origin, IP address; and user id and course id columns when a research
   copy has them (they then win over the Description).
 - The actor is the first ``user with id 'N'`` of the Description (names are often
-  removed from exports, and are never used); a second one is kept as
-  ``metadata.related_user_id``. ``'0'`` (not logged in) is kept as user ``0``;
-  ``'-1'`` (Moodle's internal system actor) is kept as user ``-1``. A row whose
-  actor cannot be recovered is skipped as ``no_user_id``; a row whose time cannot be
-  read is skipped as ``bad_time`` (checked in that order). Blank lines are not rows.
+  removed from exports, and are never used); a second one is the related user. The
+  event's ``user_id`` is the actor, except for grades, enrolments and completions
+  (:data:`~ssea_core.importers.moodle_events.SUBJECT_IS_RELATED_USER`), which are
+  about the related user: the graded, enrolled or completing student is the
+  ``user_id`` and the actor goes to ``metadata.actor_id``. Otherwise a related user
+  is kept as ``metadata.related_user_id``. ``'0'`` (not logged in) is kept as user
+  ``0``; ``'-1'`` (Moodle's internal system actor) is kept as user ``-1``. A row
+  whose actor cannot be recovered is skipped as ``no_user_id``; a row whose time
+  cannot be read is skipped as ``bad_time`` (checked in that order). Blank lines
+  are not rows.
 - The course is the last of ``course with id 'N'``, ``course id 'N'`` and
   ``at course: N`` in the Description (a restore names the old course, then the new
   one); the module is ``course module id 'N'``. Rows that name a module but no course
@@ -61,7 +66,11 @@ from ssea_core.importers.base import (
     as_id,
     fit_metadata,
 )
-from ssea_core.importers.moodle_events import classify_row, viewed_modname
+from ssea_core.importers.moodle_events import (
+    SUBJECT_IS_RELATED_USER,
+    classify_row,
+    viewed_modname,
+)
 from ssea_core.importers.textio import (
     Decoder,
     JsonFormatError,
@@ -261,7 +270,12 @@ class MoodleLogSource(ImportSource):
         course_id = self._course(
             as_id(record.get("course_id")), description, module_id, default_course
         )
-        metadata = _metadata(record, description, moodle_class, users[1:2])
+        related = users[1] if len(users) > 1 else None
+        metadata = _metadata(record, description, moodle_class)
+        if event_type in SUBJECT_IS_RELATED_USER and related is not None:
+            actor, metadata["actor_id"] = related, actor
+        elif related is not None:
+            metadata["related_user_id"] = related
         if not self.merge_repeats:
             repeat = repeats.number(str(raw_time), _record_key(record))
             if repeat:
@@ -316,10 +330,7 @@ def _payload(
 
 
 def _metadata(
-    record: dict[str, Any],
-    description: str,
-    moodle_class: str | None,
-    related: list[str],
+    record: dict[str, Any], description: str, moodle_class: str | None
 ) -> Payload:
     metadata: Payload = {
         "description": description[:_MAX_TEXT],
@@ -332,8 +343,6 @@ def _metadata(
     modname = viewed_modname(moodle_class)
     if modname is not None:
         metadata["modname"] = modname
-    if related:
-        metadata["related_user_id"] = related[0]
     return {key: value for key, value in metadata.items() if value != ""}
 
 

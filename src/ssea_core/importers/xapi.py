@@ -8,7 +8,9 @@ are read as such.
 
 Mapping decisions:
 
-- ``user_id``: ``actor.account.name`` (the Moodle user id the plugin sends). Without
+- ``user_id``: ``actor.account.name`` (the Moodle user id the plugin sends; for
+  grades, enrolments and completions the plugin already makes the graded, enrolled
+  or completing user the actor, as SPEC types expect). Without
   an account, ``actor.mbox_sha1sum`` becomes ``sha1:<hex>``, and a clear ``mbox`` is
   hashed the same way first, so no e-mail address is ever stored. Other actors are
   skipped as ``no_user_id``.
