@@ -125,3 +125,10 @@ async def test_unknown_kind_and_bad_chunk_size(
         open_source("moodle-backup", tmp_path)
     with pytest.raises(ValueError, match="chunk_size"):
         await import_into(ingestor, tenant.tenant_id, LogstoreSource([]), chunk_size=0)
+
+
+def test_public_surface_is_sorted_and_resolves() -> None:
+    import ssea_core.importers as package
+
+    assert package.__all__ == sorted(package.__all__)
+    assert all(hasattr(package, name) for name in package.__all__)

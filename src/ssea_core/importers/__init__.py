@@ -21,7 +21,6 @@ from ssea_core.importers.moodle_events import type_for_class
 from ssea_core.importers.moodle_logs import MoodleLogSource
 from ssea_core.importers.oulad import OuladSource, presentation_start, read_outcomes
 from ssea_core.importers.runner import (
-    SOURCES,
     ImportKind,
     ImportSummary,
     import_into,
@@ -30,7 +29,6 @@ from ssea_core.importers.runner import (
 from ssea_core.importers.xapi import XapiSource
 
 __all__ = [
-    "SOURCES",
     "ImportFormatError",
     "ImportKind",
     "ImportSource",

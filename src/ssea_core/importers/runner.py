@@ -192,10 +192,17 @@ async def import_into(
 
     run = _Run(ingestor, tenant_id, chunk_size, report)
     logger.info("import started tenant=%s kind=%s", tenant_id, source.kind)
-    for item in source:
-        await run.add(item)
-        if run.stopped:
-            break
+    items = iter(source)
+    try:
+        for item in items:
+            await run.add(item)
+            if run.stopped:
+                break
+    finally:
+        # A stop leaves the reader suspended: close it now, not whenever GC runs.
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
     await run.flush_all()
     report()
     summary = run.summary(source.kind, source.tally)
