@@ -8,6 +8,7 @@ unreachable server is an error.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from ssea_storage.secrets import SecretBox, new_master_key
 from ssea_storage.sql.executor import make_engine
 from ssea_storage.sql.schema import metadata
 from ssea_storage.sql.store import SqlStore
+from tests.log_guard import LogCollector, leaks, remember, remembered
 from tests.support import ApiClient
 
 POSTGRES_URL = os.environ.get(
@@ -34,6 +36,23 @@ REQUIRE_POSTGRES = bool(os.environ.get("SSEA_REQUIRE_POSTGRES") or os.environ.ge
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 MASTER_KEY = new_master_key()
+JWT_SECRET = "test-session-secret-" + new_master_key()[:24]
+remember(MASTER_KEY, JWT_SECRET)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_log_line() -> Iterator[LogCollector]:
+    """Collect every log record of the run; at the end, none may hold a secret."""
+    collector = LogCollector()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(collector)
+    root.setLevel(logging.DEBUG)
+    yield collector
+    root.removeHandler(collector)
+    root.setLevel(level)
+    leaked = leaks(collector.lines, remembered())
+    assert not leaked, f"{len(leaked)} log lines hold a secret: {leaked[:3]}"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -102,7 +121,9 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(database_url="sqlite://", master_key=MASTER_KEY)
+    return Settings(
+        database_url="sqlite://", master_key=MASTER_KEY, jwt_secrets=[JWT_SECRET]
+    )
 
 
 @pytest.fixture
@@ -125,6 +146,7 @@ async def make_key(store: SqlStore, clock: FixedClock, tenant: TenantRecord) -> 
         now=clock.now(),
         expires_at=None,
     )
+    remember(key.plaintext)
     return key.plaintext
 
 

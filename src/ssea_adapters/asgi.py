@@ -15,7 +15,7 @@ from typing import Any
 
 import anyio
 
-from ssea_core.app import SseaApp
+from ssea_core.app import SseaApp, render_error
 from ssea_core.clock import Clock
 from ssea_core.errors import PayloadTooLargeError, SseaError
 from ssea_core.http import Request, Response
@@ -83,6 +83,8 @@ class SseaAsgiApp:
     async def aclose(self) -> None:
         """Close the store this app opened, if any; it reopens on the next request."""
         async with self._lock:
+            if self._core is not None:
+                await self._core.aclose()
             if self._owned is not None:
                 await self._owned.aclose()
                 self._owned = None
@@ -93,7 +95,8 @@ class SseaAsgiApp:
         try:
             body = await _read_body(receive, self.settings.max_body_bytes)
         except PayloadTooLargeError as error:
-            await _send(send, _request(scope, b""), Response.from_error(error))
+            request = _request(scope, b"")
+            await _send(send, request, self._render_error(request, error))
             return
         if body is None:
             return
@@ -101,9 +104,13 @@ class SseaAsgiApp:
         try:
             core = await self.core()
         except SseaError as error:
-            await _send(send, request, Response.from_error(error))
+            await _send(send, request, self._render_error(request, error))
             return
         await _send(send, request, await core.handle(request))
+
+    def _render_error(self, request: Request, error: SseaError) -> Response:
+        # Errors before the core serves still get its security and CORS headers.
+        return render_error(request, error, self.settings)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

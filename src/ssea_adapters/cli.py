@@ -25,6 +25,15 @@ from sqlalchemy.exc import ArgumentError
 
 from ssea_adapters.asgi import create_app
 from ssea_core.auth.api_keys import generate_api_key
+from ssea_core.auth.records import (
+    PUBLIC_KEY_ALGORITHMS,
+    SECRET_KINDS,
+    PublicKeyAlgorithm,
+    SecretKind,
+)
+from ssea_core.auth.sso import check_public_key
+from ssea_core.auth.viewer import VIEWER_ROLES, ViewerRole, sign_viewer_context
+from ssea_core.branding import origin
 from ssea_core.clock import SystemClock
 from ssea_core.errors import MisconfiguredError, NotFoundError, SseaError
 from ssea_core.http import dumps
@@ -161,7 +170,9 @@ def _tenant(record: TenantRecord) -> dict[str, Any]:
 
 
 def _key(record: ApiKeyRecord) -> dict[str, Any]:
-    return asdict(record)
+    row = asdict(record)
+    row.pop("key_hash", None)
+    return row
 
 
 def _timezone(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
@@ -258,6 +269,183 @@ def tenants_list(settings: Settings, as_json: bool) -> None:
     records = _with_store(settings, lambda store: store.operator.list_tenants())
     rows = [_tenant(record) for record in records]
     _emit(as_json, {"tenants": rows}, _table(rows, TENANT_COLUMNS))
+
+
+@tenants.command("rotate-secret")
+@click.option(
+    "--tenant", "tenant_id", type=click.UUID, required=True, help="Tenant id."
+)
+@click.option(
+    "--kind",
+    type=click.Choice(SECRET_KINDS),
+    required=True,
+    help="sso: the plugin signs SSO tokens; viewer: it signs iframe contexts.",
+)
+@click.option(
+    "--grace-hours",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Hours the previous secret stays valid (default: SSEA_SECRET_GRACE_SECONDS).",
+)
+@operator_command
+def tenants_rotate_secret(
+    settings: Settings,
+    as_json: bool,
+    tenant_id: UUID,
+    kind: SecretKind,
+    grace_hours: float | None,
+) -> None:
+    """Set a new shared secret and print it once; the old one lasts the grace period."""
+    now = SystemClock().now()
+    grace = (
+        timedelta(hours=grace_hours)
+        if grace_hours is not None
+        else timedelta(seconds=settings.secret_grace_seconds)
+    )
+
+    async def rotate(store: SqlStore) -> bytes:
+        await _require_tenant(store, tenant_id)
+        return (
+            await store.for_tenant(tenant_id)
+            .access()
+            .rotate_secret(kind, now=now, grace=grace)
+        )
+
+    secret = _with_store(settings, rotate).decode()
+    payload = {
+        "tenant_id": tenant_id,
+        "kind": kind,
+        "secret": secret,
+        "previous_valid_until": now + grace,
+    }
+    _emit(as_json, payload, _fields(payload))
+    if not as_json:
+        click.echo("Keep the secret now: it cannot be shown again.", err=True)
+
+
+def _origin(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    try:
+        return origin(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@tenants.command("configure")
+@click.option(
+    "--tenant", "tenant_id", type=click.UUID, required=True, help="Tenant id."
+)
+@click.option(
+    "--moodle-origin",
+    callback=_origin,
+    help="The Moodle site (https://moodle.example.edu) that may frame viewer pages.",
+)
+@click.option("--clear-moodle-origin", is_flag=True, help="No site may frame them.")
+@click.option(
+    "--sso-public-key",
+    type=click.File("r"),
+    help="PEM file: verify SSO tokens with this key instead of the shared secret.",
+)
+@click.option(
+    "--sso-algorithm",
+    type=click.Choice(PUBLIC_KEY_ALGORITHMS),
+    help="The algorithm of --sso-public-key.",
+)
+@click.option(
+    "--clear-sso-public-key", is_flag=True, help="Go back to the shared secret."
+)
+@operator_command
+def tenants_configure(
+    settings: Settings,
+    as_json: bool,
+    tenant_id: UUID,
+    moodle_origin: str | None,
+    clear_moodle_origin: bool,
+    sso_public_key: Any,
+    sso_algorithm: PublicKeyAlgorithm | None,
+    clear_sso_public_key: bool,
+) -> None:
+    """Set a tenant's Moodle origin and how its SSO tokens are verified."""
+    pem = sso_public_key.read() if sso_public_key is not None else None
+    if (pem is None) != (sso_algorithm is None):
+        raise click.UsageError("--sso-public-key and --sso-algorithm go together.")
+    if pem is not None and sso_algorithm is not None:
+        try:
+            check_public_key(pem, sso_algorithm)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--sso-public-key") from exc
+
+    async def configure(store: SqlStore) -> None:
+        await _require_tenant(store, tenant_id)
+        access = store.for_tenant(tenant_id).access()
+        if moodle_origin is not None or clear_moodle_origin:
+            await access.set_moodle_origin(moodle_origin)
+        if pem is not None or clear_sso_public_key:
+            await access.set_sso_public_key(pem, sso_algorithm)
+
+    _with_store(settings, configure)
+    payload: dict[str, Any] = {"tenant_id": tenant_id}
+    if moodle_origin is not None or clear_moodle_origin:
+        payload["moodle_origin"] = moodle_origin
+    if pem is not None or clear_sso_public_key:
+        payload["sso_key_algorithm"] = sso_algorithm
+    _emit(as_json, payload, _fields(payload))
+
+
+@cli.group()
+def viewer() -> None:
+    """Viewer signatures for Moodle iframes (what the plugin computes)."""
+
+
+@viewer.command("sign")
+@click.option(
+    "--tenant", "tenant_id", type=click.UUID, required=True, help="Tenant id."
+)
+@click.option("--role", type=click.Choice(VIEWER_ROLES), required=True)
+@click.option("--user", "moodle_user_id", required=True, help="The Moodle user id.")
+@click.option(
+    "--ttl",
+    type=click.IntRange(1, 3600),
+    default=600,
+    show_default=True,
+    help="Seconds until the context expires (at most 3600).",
+)
+@operator_command
+def viewer_sign(
+    settings: Settings,
+    as_json: bool,
+    tenant_id: UUID,
+    role: ViewerRole,
+    moodle_user_id: str,
+    ttl: int,
+) -> None:
+    """Print the X-SSEA-Viewer-Context and -Signature headers of one viewer."""
+    now = SystemClock().now()
+
+    async def secret(store: SqlStore) -> bytes:
+        auth = await store.operator.tenant_auth(tenant_id, now=now)
+        if auth is None:
+            raise NotFoundError(
+                f"No tenant {tenant_id}; `ssea tenants list` shows them."
+            )
+        if not auth.viewer_secrets:
+            raise MisconfiguredError(
+                "The tenant has no viewer secret; run `ssea tenants rotate-secret "
+                "--kind viewer`."
+            )
+        return auth.viewer_secrets[0]
+
+    headers = sign_viewer_context(
+        _with_store(settings, secret),
+        tenant_id=tenant_id,
+        role=role,
+        moodle_user_id=moodle_user_id,
+        exp=int(now.timestamp()) + ttl,
+    )
+    payload = {"headers": headers.as_dict(), "expires_at": now + timedelta(seconds=ttl)}
+    text = "\n".join(f"{name}: {value}" for name, value in headers.as_dict().items())
+    _emit(as_json, payload, text)
 
 
 @cli.group()

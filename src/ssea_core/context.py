@@ -9,9 +9,11 @@ from uuid import UUID
 from pydantic import BaseModel, ValidationError
 
 from ssea_core.auth.principal import Principal
+from ssea_core.auth.scope import Scope
 from ssea_core.clock import Clock
 from ssea_core.errors import BadRequestError, ValidationFailedError
 from ssea_core.http import Request
+from ssea_core.metrics.repository import AnalyticsRepository
 from ssea_core.protocols import Store, TenantRepository
 from ssea_core.settings import Settings
 from ssea_core.validation import describe_errors
@@ -30,10 +32,13 @@ class Services:
 
 @dataclass(frozen=True, slots=True)
 class RequestContext:
+    """One request as a handler sees it; the policy already decided what it may see."""
+
     request: Request
     params: dict[str, str]
     services: Services
     principal: Principal | None = None
+    granted: Scope | None = None
 
     @property
     def caller(self) -> Principal:
@@ -46,9 +51,20 @@ class RequestContext:
     def tenant_id(self) -> UUID:
         return self.caller.tenant_id
 
+    @property
+    def scope(self) -> Scope:
+        """What the caller may see, as decided by ``ssea_core.policy``."""
+        if self.granted is None:
+            raise RuntimeError("this route is public: it has no scope")
+        return self.granted
+
     def repository(self) -> TenantRepository:
         """The repository of the caller's tenant."""
         return self.services.store.for_tenant(self.caller.tenant_id)
+
+    def analytics(self) -> AnalyticsRepository:
+        """The dashboard reads of the caller's tenant, narrowed to the scope."""
+        return self.repository().analytics(self.scope)
 
     def body(self, model: type[ModelT]) -> ModelT:
         """Parse the JSON body into ``model``: 400 when not JSON, 422 when invalid."""

@@ -82,6 +82,56 @@ class RevokedCredentialError(AuthenticationError):
     default_message = "The credential has been revoked."
 
 
+class AmbiguousCredentialError(AuthenticationError):
+    """More than one kind of credential came with the request."""
+
+    code = "AMBIGUOUS_CREDENTIAL"
+    default_message = (
+        "Send exactly one credential: X-SSEA-Key, Authorization: Bearer, or the "
+        "X-SSEA-Viewer-Context and X-SSEA-Viewer-Signature pair."
+    )
+
+
+class InvalidSignatureError(AuthenticationError):
+    """A token or viewer context whose signature does not verify."""
+
+    code = "INVALID_SIGNATURE"
+    default_message = "The signature does not verify."
+
+
+class DisallowedAlgorithmError(AuthenticationError):
+    """A token signed with an algorithm the service does not accept for it."""
+
+    code = "DISALLOWED_ALGORITHM"
+    default_message = "The token's signing algorithm is not accepted here."
+
+
+class NotYetValidError(AuthenticationError):
+    """A credential issued in the future (beyond the allowed clock skew)."""
+
+    code = "NOT_YET_VALID"
+    default_message = "The credential is not valid yet; check the signer's clock."
+
+
+class InvalidIssuerError(AuthenticationError):
+    code = "INVALID_ISSUER"
+    default_message = "The token was not issued by this service."
+
+
+class TokenTooLongLivedError(AuthenticationError):
+    """A short-lived token (SSO, viewer context) whose lifetime exceeds the cap."""
+
+    code = "TOKEN_TOO_LONG_LIVED"
+    default_message = "The token lives longer than allowed."
+
+
+class ReplayedTokenError(AuthenticationError):
+    """A single-use token (SSO ``jti``) that was already accepted once."""
+
+    code = "TOKEN_REPLAYED"
+    default_message = "The token was already used."
+
+
 class ForbiddenError(SseaError):
     """The principal may not do this (403)."""
 
@@ -95,12 +145,41 @@ class TenantMismatchError(ForbiddenError):
     default_message = "The credential belongs to another tenant than the path names."
 
 
+class CredentialKindError(ForbiddenError):
+    """A valid credential of a kind this route does not accept."""
+
+    code = "CREDENTIAL_NOT_ACCEPTED"
+    default_message = "This route does not accept this kind of credential."
+
+
+class OutOfScopeError(ForbiddenError):
+    """The path names a user or course outside the caller's scope."""
+
+    code = "OUT_OF_SCOPE"
+    default_message = "The caller may not see this user or course."
+
+
+class CorsRejectedError(ForbiddenError):
+    """A CORS preflight from an origin or for a method that is not allowed."""
+
+    code = "CORS_REJECTED"
+    default_message = "This origin may not call the API from a browser."
+
+
 class NotFoundError(SseaError):
     """Unknown route, or a resource that does not exist in the caller's tenant."""
 
     status = 404
     code = "NOT_FOUND"
     default_message = "Not found."
+
+
+class ConflictError(SseaError):
+    """The change would break a uniqueness rule, e.g. a custom domain in use (409)."""
+
+    status = 409
+    code = "CONFLICT"
+    default_message = "The change conflicts with existing data."
 
 
 class MethodNotAllowedError(SseaError):
@@ -136,8 +215,15 @@ class RateLimitedError(SseaError):
     code = "RATE_LIMITED"
     default_message = "Too many requests."
 
-    def __init__(self, message: str | None = None, *, retry_after: int) -> None:
-        super().__init__(message, headers={"Retry-After": str(max(1, retry_after))})
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: int,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        wait = str(max(1, retry_after))
+        super().__init__(message, headers={**(headers or {}), "Retry-After": wait})
         self.retry_after = max(1, retry_after)
 
 

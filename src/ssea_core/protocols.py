@@ -8,13 +8,17 @@ across tenants (create a tenant, resolve an API key) live on the separate
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
 from pydantic import BaseModel
 
+from ssea_core.auth.records import TenantAuth
+from ssea_core.auth.repository import AccessRepository
+from ssea_core.auth.scope import Scope
+from ssea_core.branding import Branding
 from ssea_core.ingest.events import PreparedEvent
 from ssea_core.ingest.sessions import SessionPolicy
 from ssea_core.metrics.repository import AnalyticsRepository
@@ -33,6 +37,14 @@ class OperatorRepository(Protocol):
     async def list_tenants(self) -> list[TenantRecord]: ...
 
     async def find_api_key(self, key_hash: str) -> ApiKeyRecord | None: ...
+
+    async def tenant_auth(self, tenant_id: UUID, *, now: datetime) -> TenantAuth | None:
+        """A tenant's decrypted verification material; None for no such tenant."""
+        ...
+
+    async def branding_by_domain(self, domain: str) -> Branding | None:
+        """The branding of the active tenant whose custom domain this is."""
+        ...
 
     async def ping(self) -> None:
         """Raise when the store cannot be reached."""
@@ -84,8 +96,20 @@ class TenantRepository(Protocol):
         """Upsert or delete catalogue rows of one entity in one transaction."""
         ...
 
-    def analytics(self) -> AnalyticsRepository:
-        """The dashboard reads of this tenant (rollups and catalogue)."""
+    def analytics(self, scope: Scope) -> AnalyticsRepository:
+        """The dashboard reads of this tenant, narrowed to ``scope``."""
+        ...
+
+    def access(self) -> AccessRepository:
+        """Enrolment lookups, SSO ids, viewer audit and secrets of this tenant."""
+        ...
+
+    async def get_branding(self) -> Branding:
+        """The tenant's branding (fields unset are None)."""
+        ...
+
+    async def update_branding(self, changes: Mapping[str, str | None]) -> Branding:
+        """Set the named branding fields; ``ConflictError`` for a domain in use."""
         ...
 
 

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 Handler = Callable[["RequestContext"], Awaitable["Response"]]
 AuthMode = Literal["public", "api_key", "session", "viewer"]
+#: Which rate applies: ``default`` and ``ingest`` per credential, ``public`` per
+#: client address, ``none`` for probes such as /health.
+RateGroup = Literal["default", "ingest", "public", "none"]
 _PARAM = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 
@@ -34,6 +37,9 @@ class Route:
     name: str
     auth: tuple[AuthMode, ...] = ("api_key",)
     roles: frozenset[str] = frozenset({"admin"})
+    #: The path's ``moodle_user_id`` names the caller (must be them), not a subject.
+    caller_path: bool = False
+    rate_group: RateGroup = "default"
     regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -74,18 +80,35 @@ class Router:
         name: str | None = None,
         auth: Sequence[AuthMode] = ("api_key",),
         roles: Sequence[str] = ("admin",),
+        caller_path: bool = False,
+        rate_group: RateGroup | None = None,
     ) -> Route:
-        """Register a handler; returns the route."""
+        """Register a handler; returns the route.
+
+        ``auth`` lists the credential kinds the route accepts and ``roles`` the roles
+        that may call it (``ssea_core.policy`` enforces both); a public route has
+        neither. ``rate_group`` defaults to ``public`` for public routes.
+        """
+        auth = tuple(auth)
         route = Route(
             method=method.upper(),
             pattern=pattern,
             handler=handler,
             name=name or handler.__name__,
-            auth=tuple(auth),
-            roles=frozenset(roles),
+            auth=auth,
+            roles=frozenset(() if "public" in auth else roles),
+            caller_path=caller_path,
+            rate_group=rate_group or ("public" if "public" in auth else "default"),
         )
         self._routes.append(route)
         return route
+
+    def methods_for(self, path: str) -> list[str]:
+        """The methods some route serves at ``path`` (HEAD with GET), sorted."""
+        methods = {route.method for route in self._routes if route.regex.match(path)}
+        if "GET" in methods:
+            methods.add("HEAD")
+        return sorted(methods)
 
     def match(self, method: str, path: str) -> Match:
         """Find the route for a method and path.

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///ssea.db"
+#: HS256 wants a key at least as long as its digest (RFC 7518 §3.2).
+MIN_JWT_SECRET_BYTES = 32
+RateLimitStrategy = Literal["fixed-window", "moving-window", "sliding-window-counter"]
+
+
+def _listed(value: Any) -> Any:
+    """A list from a JSON array or from comma-separated text (env variables)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        return json.loads(text)
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 class Settings(BaseSettings):
@@ -45,3 +60,72 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65_535)
+
+    # -- authentication (SPEC §4; docs/auth.md) ---------------------------------------
+    #: Secrets of session JWTs: the first signs, every one verifies (rotation).
+    jwt_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    jwt_issuer: str = Field(default="ssea", min_length=1, max_length=200)
+    session_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
+    #: Clock skew allowed on every time claim of a JWT.
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    #: How long a rotated tenant secret (SSO, viewer) stays valid beside the new one.
+    secret_grace_seconds: int = Field(default=86_400, ge=0, le=30 * 86_400)
+
+    # -- rate limits (per credential; public routes per client address) --------------
+    rate_limit_enabled: bool = True
+    #: ``memory://`` (one process) or ``redis://host:port/db`` (shared).
+    rate_limit_storage: str = "memory://"
+    rate_limit_strategy: RateLimitStrategy = "fixed-window"
+    rate_limit: str = "600/minute"
+    rate_limit_ingest: str = "1200/minute"
+    rate_limit_public: str = "60/minute"
+
+    # -- browsers ---------------------------------------------------------------------
+    #: Origins allowed to call the API from a browser; ``*`` allows any (no cookies).
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_allow_credentials: bool = False
+    cors_max_age: int = Field(default=600, ge=0, le=86_400)
+
+    @field_validator("jwt_secrets", "cors_origins", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return _listed(value)
+
+    @field_validator("jwt_secrets")
+    @classmethod
+    def _long_enough(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for secret in value:
+            if len(secret.get_secret_value().encode()) < MIN_JWT_SECRET_BYTES:
+                raise ValueError(
+                    f"each JWT secret needs at least {MIN_JWT_SECRET_BYTES} bytes; "
+                    "make one with `python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(32))'`"
+                )
+        return value
+
+    @field_validator("rate_limit", "rate_limit_ingest", "rate_limit_public")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValueError(
+                f"'{value}' is not a rate; write e.g. '600/minute' or '10/second'"
+            ) from exc
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        return [origin.rstrip("/").lower() for origin in value]
+
+    @model_validator(mode="after")
+    def _no_wildcard_with_credentials(self) -> Settings:
+        if self.cors_allow_credentials and "*" in self.cors_origins:
+            raise ValueError(
+                "cors_origins '*' cannot be combined with cors_allow_credentials; "
+                "list the origins instead"
+            )
+        return self

@@ -2,7 +2,8 @@
 
 Handlers parse the query, ask :class:`ssea_core.metrics.Analytics` and answer the bare
 object or array; lists carry their total in ``X-Total-Count``. Tenant and role checks
-happen in ``ssea_core.policy`` before a handler runs, so handlers check nothing.
+happen in ``ssea_core.policy`` before a handler runs, so handlers check nothing; the
+reads they make are narrowed to the scope the policy granted (``ctx.analytics()``).
 """
 
 from __future__ import annotations
@@ -26,81 +27,92 @@ from ssea_core.metrics.params import (
     UsersQuery,
     zone,
 )
-from ssea_core.routing import Router
+from ssea_core.routing import AuthMode, Router
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "/v1/tenants/{tenant_id}"
 TOTAL_HEADER = "X-Total-Count"
+CREDENTIALS: tuple[AuthMode, ...] = ("api_key", "session")
 
 
-def _analytics(ctx: RequestContext) -> Analytics:
-    repository = ctx.repository().analytics()
-    return Analytics(repository, ctx.tenant_id, ctx.services.clock.now().date())
+#: Who may read the dashboard: teachers see their courses' students only.
+READERS = ("admin", "manager", "teacher")
+#: The profile route also lets a student read their own profile.
+PROFILE_READERS = (*READERS, "student")
 
 
-def _object(answer: BaseModel) -> Response:
+def analytics_for(ctx: RequestContext) -> Analytics:
+    """The dashboard reads of the caller, narrowed to their scope."""
+    return Analytics(ctx.analytics(), ctx.tenant_id, ctx.services.clock.now().date())
+
+
+def object_answer(answer: BaseModel) -> Response:
+    """A bare JSON object, field names as the public page shows them."""
     return Response.json(answer.model_dump(mode="json", by_alias=True))
 
 
-def _list(items: Sequence[BaseModel], total: int) -> Response:
+def list_answer(items: Sequence[BaseModel], total: int) -> Response:
+    """A bare JSON array with the total of every page in ``X-Total-Count``."""
     payload = [item.model_dump(mode="json", by_alias=True) for item in items]
     return Response.json(payload, headers={TOTAL_HEADER: str(total)})
 
 
 async def overview(ctx: RequestContext) -> Response:
-    return _object(await _analytics(ctx).overview(ctx.query(PeriodQuery)))
+    return object_answer(await analytics_for(ctx).overview(ctx.query(PeriodQuery)))
 
 
 async def trends(ctx: RequestContext) -> Response:
-    return _object(await _analytics(ctx).trends(ctx.query(TrendsQuery)))
+    return object_answer(await analytics_for(ctx).trends(ctx.query(TrendsQuery)))
 
 
 async def list_users(ctx: RequestContext) -> Response:
-    return _list(*await _analytics(ctx).users(ctx.query(UsersQuery)))
+    return list_answer(*await analytics_for(ctx).users(ctx.query(UsersQuery)))
 
 
 async def user_profile(ctx: RequestContext) -> Response:
     query = ctx.query(PeriodQuery)
-    return _object(await _analytics(ctx).profile(ctx.params["user_id"], query))
+    return object_answer(await analytics_for(ctx).profile(ctx.params["user_id"], query))
 
 
 async def top(ctx: RequestContext) -> Response:
-    return _object(await _analytics(ctx).top(ctx.query(TopQuery)))
+    return object_answer(await analytics_for(ctx).top(ctx.query(TopQuery)))
 
 
 async def heatmap(ctx: RequestContext) -> Response:
     query = ctx.query(HeatmapQuery)
     default = "UTC" if query.tz else await _tenant_zone(ctx)
-    return _object(await _analytics(ctx).heatmap(query, default))
+    return object_answer(await analytics_for(ctx).heatmap(query, default))
 
 
 async def list_courses(ctx: RequestContext) -> Response:
-    return _list(*await _analytics(ctx).courses(ctx.query(CoursesQuery)))
+    return list_answer(*await analytics_for(ctx).courses(ctx.query(CoursesQuery)))
 
 
 async def enrolments(ctx: RequestContext) -> Response:
-    return _list(*await _analytics(ctx).enrolments(ctx.query(PagedPeriodQuery)))
+    return list_answer(
+        *await analytics_for(ctx).enrolments(ctx.query(PagedPeriodQuery))
+    )
 
 
 async def grades(ctx: RequestContext) -> Response:
-    return _object(await _analytics(ctx).grades())
+    return object_answer(await analytics_for(ctx).grades())
 
 
 async def course_grades(ctx: RequestContext) -> Response:
     query = ctx.query(PageQuery)
     course_id = ctx.params["course_id"]
-    return _list(*await _analytics(ctx).course_grades(course_id, query))
+    return list_answer(*await analytics_for(ctx).course_grades(course_id, query))
 
 
 async def completion(ctx: RequestContext) -> Response:
-    return _list(*await _analytics(ctx).completion(ctx.query(PageQuery)))
+    return list_answer(*await analytics_for(ctx).completion(ctx.query(PageQuery)))
 
 
 async def course_completion(ctx: RequestContext) -> Response:
     query = ctx.query(PageQuery)
     course_id = ctx.params["course_id"]
-    return _list(*await _analytics(ctx).course_completion(course_id, query))
+    return list_answer(*await analytics_for(ctx).course_completion(course_id, query))
 
 
 async def _tenant_zone(ctx: RequestContext) -> str:
@@ -116,7 +128,7 @@ async def _tenant_zone(ctx: RequestContext) -> str:
 
 
 def register(router: Router) -> None:
-    """Add the dashboard reads to ``router`` (API key, admin role by default)."""
+    """Add the dashboard reads: API keys and sessions of the reader roles."""
     routes = (
         ("/overview", overview),
         ("/overview/trends", trends),
@@ -132,4 +144,5 @@ def register(router: Router) -> None:
         ("/completion", completion),
     )
     for suffix, handler in routes:
-        router.add("GET", PREFIX + suffix, handler)
+        roles = PROFILE_READERS if handler is user_profile else READERS
+        router.add("GET", PREFIX + suffix, handler, auth=CREDENTIALS, roles=roles)

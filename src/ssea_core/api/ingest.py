@@ -56,7 +56,18 @@ async def post_sync(ctx: RequestContext) -> Response:
 
 
 def register(router: Router) -> None:
-    router.add("GET", "/health", health, auth=("public",))
-    router.add("POST", "/v1/events", post_event)
-    router.add("POST", "/v1/events/batch", post_event_batch)
-    router.add("POST", "/v1/sync/{entity}", post_sync)
+    """Add health (public, never limited) and ingestion (API keys, admin role)."""
+    router.add("GET", "/health", health, auth=("public",), rate_group="none")
+    for pattern, handler in (
+        ("/v1/events", post_event),
+        ("/v1/events/batch", post_event_batch),
+        ("/v1/sync/{entity}", post_sync),
+    ):
+        router.add(
+            "POST",
+            pattern,
+            handler,
+            auth=("api_key",),
+            roles=("admin",),
+            rate_group="ingest",
+        )

@@ -256,3 +256,31 @@ class ModuleCompletion(_Result):
     students: int
     completed: int
     completion_pct: float | None
+
+
+class ActivityProgress(_Result):
+    """One activity of a course in a student's progress."""
+
+    module_id: str
+    name: str | None
+    modname: str | None
+    tracked: bool
+    completed: bool
+
+
+class CourseProgress(_Result):
+    """One course of a student's progress, with each of its activities."""
+
+    course_id: str
+    fullname: str | None
+    shortname: str | None
+    progress_pct: float | None
+    grade_pct: float | None
+    activities: list[ActivityProgress]
+
+
+class StudentProgress(_Result):
+    """``GET …/viewer/student/{moodle_user_id}/progress``."""
+
+    user_id: str
+    courses: list[CourseProgress]

@@ -18,6 +18,7 @@ from uuid import UUID
 from ssea_core.errors import BadRequestError, NotFoundError
 from ssea_core.metrics import compute
 from ssea_core.metrics.params import (
+    MAX_LIMIT,
     CoursesQuery,
     HeatmapQuery,
     PagedPeriodQuery,
@@ -38,8 +39,10 @@ from ssea_core.metrics.repository import (
     UserFilter,
 )
 from ssea_core.metrics.results import (
+    ActivityProgress,
     AssignmentSubmission,
     CourseCompletion,
+    CourseProgress,
     CourseSummary,
     EnrolmentCount,
     GradeDistribution,
@@ -48,6 +51,7 @@ from ssea_core.metrics.results import (
     ModuleCompletion,
     Overview,
     QuizAttempt,
+    StudentProgress,
     TimelineDay,
     Top,
     TopCourse,
@@ -203,6 +207,50 @@ class Analytics:
             quiz_attempts=[_quiz_attempt(row) for row in quizzes],
             assignment_submissions=[_submission(row) for row in submissions],
         )
+
+    async def progress(self, user_id: str) -> StudentProgress:
+        """A student's progress in each course they study, activity by activity.
+
+        The repository must be narrowed to ``user_id`` (the policy narrows every
+        request whose path names a user), so that module counts are that student's.
+        Raises :class:`NotFoundError` when the user is unknown or deleted.
+        """
+        if await self._repository.user(user_id, self.period(PeriodQuery())) is None:
+            raise NotFoundError(f"No user '{user_id}' in this tenant.")
+        courses: list[CourseProgress] = []
+        for row in await self._repository.user_enrolments(user_id):
+            if row.role != "student":
+                continue
+            course = _user_course(row)
+            courses.append(
+                CourseProgress(
+                    course_id=course.course_id,
+                    fullname=course.fullname,
+                    shortname=course.shortname,
+                    progress_pct=course.progress_pct,
+                    grade_pct=course.grade_pct,
+                    activities=await self._activities(row.course_id),
+                )
+            )
+        return StudentProgress(user_id=user_id, courses=courses)
+
+    async def _activities(self, course_id: str) -> list[ActivityProgress]:
+        rows: list[ActivityProgress] = []
+        while True:
+            page = Page(limit=MAX_LIMIT, offset=len(rows))
+            found, total = await self._repository.module_completion(course_id, page)
+            rows.extend(
+                ActivityProgress(
+                    module_id=row.module_id,
+                    name=row.name,
+                    modname=row.modname,
+                    tracked=row.tracked,
+                    completed=row.completed > 0,
+                )
+                for row in found
+            )
+            if not found or len(rows) >= total:
+                return rows
 
     async def top(self, query: TopQuery) -> Top:
         """The users and courses with the most events in the period."""

@@ -6,6 +6,11 @@ Every statement binds the repository's tenant. Activity comes from ``daily_rollu
 site-level. Raw ``events`` are read only by :meth:`SqlAnalyticsRepository.user_events`,
 for one user and a bounded number of rows.
 
+Every statement is also narrowed to the repository's :class:`Scope` (``docs/auth.md``):
+a teacher's scope keeps rollup, grade and enrolment rows of their courses whose user is
+a student of that course; a user's scope keeps that user's rows. Hourly rollups carry
+no user, so a course scope narrows them by course only and a user scope keeps none.
+
 Rules kept here, written down in ``docs/metrics.md``:
 - a grade is ``(final - min) / (max - min) * 100``; rows without a final grade or with
   an empty range are not grades;
@@ -29,13 +34,16 @@ from sqlalchemy import (
     case,
     distinct,
     exists,
+    false,
     func,
     literal,
     or_,
     select,
+    true,
     union,
 )
 
+from ssea_core.auth.scope import Scope
 from ssea_core.metrics.params import CourseSort, UserSort
 from ssea_core.metrics.period import Period
 from ssea_core.metrics.repository import (
@@ -99,11 +107,98 @@ def _null_last(column: Any) -> Any:
 
 
 class SqlAnalyticsRepository:
-    """:class:`ssea_core.metrics.AnalyticsRepository` over SQL; one tenant."""
+    """The ``AnalyticsRepository`` over SQL, for one tenant and one scope."""
 
-    def __init__(self, executor: SqlExecutor, tenant_id: UUID) -> None:
+    def __init__(self, executor: SqlExecutor, tenant_id: UUID, scope: Scope) -> None:
         self._executor = executor
         self._tenant_id = tenant_id
+        self._scope = scope
+
+    # -- scope -------------------------------------------------------------------
+
+    def _courses_in_scope(self) -> list[str] | None:
+        courses = self._scope.course_ids
+        return sorted(courses) if courses is not None else None
+
+    def _student_of(self, user: Any, course: Any) -> ColumnElement[bool]:
+        """The (user, course) pair is a student enrolment (any status)."""
+        # An alias, so that the subquery never correlates with an outer enrolments.
+        pair = enrolments.alias("scope_enrolment")
+        return exists(
+            select(literal(1)).where(
+                pair.c.tenant_id == self._tenant_id,
+                pair.c.user_id == user,
+                pair.c.course_id == course,
+                pair.c.role == "student",
+            )
+        )
+
+    def _pair_in_scope(self, user: Any, course: Any) -> ColumnElement[bool]:
+        """Rows of (user, course) the scope keeps: rollups, grades, events."""
+        courses, user_id = self._courses_in_scope(), self._scope.user_id
+        parts: list[ColumnElement[bool]] = []
+        if courses is not None:
+            parts += [course.in_(courses), self._student_of(user, course)]
+        if user_id is not None:
+            parts.append(user == user_id)
+        return and_(true(), *parts)
+
+    def _user_in_scope(self, user: Any) -> ColumnElement[bool]:
+        """Users the scope keeps: a course scope's students, or the one user."""
+        courses, user_id = self._courses_in_scope(), self._scope.user_id
+        parts: list[ColumnElement[bool]] = []
+        if courses is not None:
+            pair = enrolments.alias("scope_student")
+            parts.append(
+                exists(
+                    select(literal(1)).where(
+                        pair.c.tenant_id == self._tenant_id,
+                        pair.c.user_id == user,
+                        pair.c.course_id.in_(courses),
+                        pair.c.role == "student",
+                    )
+                )
+            )
+        if user_id is not None:
+            parts.append(user == user_id)
+        return and_(true(), *parts)
+
+    def _course_in_scope(self, course: Any) -> ColumnElement[bool]:
+        """Courses the scope keeps: its courses, and a user's own enrolments."""
+        courses, user_id = self._courses_in_scope(), self._scope.user_id
+        parts: list[ColumnElement[bool]] = []
+        if courses is not None:
+            parts.append(course.in_(courses))
+        if user_id is not None:
+            mine = enrolments.alias("scope_course")
+            parts.append(
+                exists(
+                    select(literal(1)).where(
+                        mine.c.tenant_id == self._tenant_id,
+                        mine.c.user_id == user_id,
+                        mine.c.course_id == course,
+                    )
+                )
+            )
+        return and_(true(), *parts)
+
+    def _enrolment_in_scope(self) -> ColumnElement[bool]:
+        """Enrolment rows the scope keeps (its courses; the one user's rows)."""
+        courses, user_id = self._courses_in_scope(), self._scope.user_id
+        parts: list[ColumnElement[bool]] = []
+        if courses is not None:
+            parts.append(enrolments.c.course_id.in_(courses))
+        if user_id is not None:
+            parts.append(enrolments.c.user_id == user_id)
+        return and_(true(), *parts)
+
+    def _hour_in_scope(self) -> ColumnElement[bool]:
+        courses = self._courses_in_scope()
+        if self._scope.user_id is not None:
+            return false()  # hourly rollups have no user to narrow to
+        if courses is not None:
+            return hourly_rollups.c.course_id.in_(courses)
+        return true()
 
     # -- building blocks ---------------------------------------------------------
 
@@ -112,6 +207,7 @@ class SqlAnalyticsRepository:
             daily_rollups.c.tenant_id == self._tenant_id,
             daily_rollups.c.day >= period.start,
             daily_rollups.c.day <= period.end,
+            self._pair_in_scope(daily_rollups.c.user_id, daily_rollups.c.course_id),
         )
 
     def _students(self) -> ColumnElement[bool]:
@@ -119,6 +215,7 @@ class SqlAnalyticsRepository:
             enrolments.c.tenant_id == self._tenant_id,
             enrolments.c.role == "student",
             enrolments.c.status == "active",
+            self._enrolment_in_scope(),
         )
 
     def _tracked(self) -> ColumnElement[bool]:
@@ -142,6 +239,7 @@ class SqlAnalyticsRepository:
             grades.c.tenant_id == self._tenant_id,
             grades.c.finalgrade.is_not(None),
             grade_items.c.grademax > grade_items.c.grademin,
+            self._pair_in_scope(grades.c.user_id, grades.c.course_id),
         )
         return joined, condition
 
@@ -262,6 +360,7 @@ class SqlAnalyticsRepository:
                 hourly_rollups.c.tenant_id == self._tenant_id,
                 hourly_rollups.c.hour >= period.start_at,
                 hourly_rollups.c.hour < period.end_at,
+                self._hour_in_scope(),
             )
             .group_by(hourly_rollups.c.hour)
         )
@@ -306,7 +405,7 @@ class SqlAnalyticsRepository:
                 )
                 .outerjoin(activity, activity.c.user_id == known.c.user_id)
             )
-            .where(self._not_deleted())
+            .where(self._not_deleted(), self._user_in_scope(known.c.user_id))
         )
         if where.role is not None or where.course_id is not None:
             enrolled = select(literal(1)).where(
@@ -403,6 +502,7 @@ class SqlAnalyticsRepository:
             .where(
                 enrolments.c.tenant_id == self._tenant_id,
                 enrolments.c.user_id == user_id,
+                self._enrolment_in_scope(),
             )
             .order_by(enrolments.c.course_id, enrolments.c.role)
         )
@@ -485,6 +585,7 @@ class SqlAnalyticsRepository:
                 events.c.user_id == user_id,
                 events.c.event_type == event_type,
                 events.c.counted.is_(True),
+                self._pair_in_scope(events.c.user_id, events.c.course_id),
             )
             .order_by(events.c.occurred_at.desc(), events.c.event_id.desc())
             .limit(limit)
@@ -564,7 +665,12 @@ class SqlAnalyticsRepository:
             daily_rollups.c.tenant_id == self._tenant_id,
             daily_rollups.c.course_id == course_id,
         )
-        query = select(or_(exists(in_catalogue), exists(with_activity)))
+        query = select(
+            and_(
+                or_(exists(in_catalogue), exists(with_activity)),
+                self._course_in_scope(literal(course_id)),
+            )
+        )
 
         def work(connection: Connection) -> bool:
             return bool(connection.execute(query).scalar_one())
@@ -580,17 +686,21 @@ class SqlAnalyticsRepository:
             ),
         ).subquery("known")
         activity = self._course_activity(period)
-        return select(
-            known.c.course_id,
-            courses.c.fullname,
-            courses.c.shortname,
-            func.coalesce(activity.c.events, 0).label("events"),
-            func.coalesce(activity.c.seconds, 0).label("seconds"),
-            func.coalesce(activity.c.active_users, 0).label("active_users"),
-        ).select_from(
-            known.outerjoin(courses, self._course_join(known.c.course_id)).outerjoin(
-                activity, activity.c.course_id == known.c.course_id
+        return (
+            select(
+                known.c.course_id,
+                courses.c.fullname,
+                courses.c.shortname,
+                func.coalesce(activity.c.events, 0).label("events"),
+                func.coalesce(activity.c.seconds, 0).label("seconds"),
+                func.coalesce(activity.c.active_users, 0).label("active_users"),
             )
+            .select_from(
+                known.outerjoin(
+                    courses, self._course_join(known.c.course_id)
+                ).outerjoin(activity, activity.c.course_id == known.c.course_id)
+            )
+            .where(self._course_in_scope(known.c.course_id))
         )
 
     @staticmethod
@@ -732,7 +842,9 @@ class SqlAnalyticsRepository:
                 _sum_when(enrolments.c.status == "suspended").label("suspended"),
                 _sum_when(starts_in_period).label("new_in_period"),
             )
-            .where(enrolments.c.tenant_id == self._tenant_id)
+            .where(
+                enrolments.c.tenant_id == self._tenant_id, self._enrolment_in_scope()
+            )
             .group_by(enrolments.c.course_id, enrolments.c.role)
             .subquery("counts")
         )
@@ -793,6 +905,7 @@ class SqlAnalyticsRepository:
         items = select(grade_items).where(
             grade_items.c.tenant_id == self._tenant_id,
             grade_items.c.course_id == course_id,
+            self._course_in_scope(grade_items.c.course_id),
         )
         ordered = _paged(
             items.order_by(
@@ -837,7 +950,10 @@ class SqlAnalyticsRepository:
     async def course_completion(self, page: Page) -> Paged[CourseCompletionCounts]:
         query = select(
             courses.c.course_id, courses.c.fullname, courses.c.shortname
-        ).where(courses.c.tenant_id == self._tenant_id)
+        ).where(
+            courses.c.tenant_id == self._tenant_id,
+            self._course_in_scope(courses.c.course_id),
+        )
         ordered = _paged(query.order_by(courses.c.course_id), page)
 
         def work(connection: Connection) -> Paged[CourseCompletionCounts]:
@@ -867,7 +983,9 @@ class SqlAnalyticsRepository:
         self, course_id: str, page: Page
     ) -> Paged[ModuleCompletionCounts]:
         query = select(modules).where(
-            modules.c.tenant_id == self._tenant_id, modules.c.course_id == course_id
+            modules.c.tenant_id == self._tenant_id,
+            modules.c.course_id == course_id,
+            self._course_in_scope(modules.c.course_id),
         )
         ordered = _paged(query.order_by(modules.c.module_id), page)
 

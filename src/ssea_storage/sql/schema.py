@@ -25,6 +25,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     Uuid,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -90,10 +91,23 @@ tenants = Table(
     Column("timezone", String(64), nullable=False, default="UTC"),
     Column("custom_domain", String(255), unique=True),
     Column("settings", Json, nullable=False, default=dict),
-    # Secrets are Fernet tokens under the master key, never plaintext.
+    # Secrets are Fernet tokens under the master key, never plaintext. A rotated
+    # secret stays valid as ``*_previous`` until ``*_previous_until``.
     Column("sso_secret", LargeBinary),
     Column("viewer_secret", LargeBinary),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("sso_secret_previous", LargeBinary),
+    Column("sso_secret_previous_until", UtcDateTime),
+    Column("viewer_secret_previous", LargeBinary),
+    Column("viewer_secret_previous_until", UtcDateTime),
+    # A public key (PEM) replaces the shared secret for the plugin's SSO tokens.
+    Column("sso_public_key", Text),
+    Column("sso_key_algorithm", String(16)),
+    # The only origin that may frame viewer answers (CSP frame-ancestors).
+    Column("moodle_origin", String(255)),
+    Column("logo_url", String(2048)),
+    Column("primary_color", String(7)),
+    Column("product_name", String(100)),
 )
 
 api_keys = Table(
@@ -296,4 +310,31 @@ usage_daily = Table(
     _tenant_column(),
     Column("day", Date, primary_key=True),
     Column("events", BigInteger, nullable=False, default=0),
+)
+
+
+#: SSO token ids already exchanged (SPEC §4.2: each jti once), kept until they expire.
+sso_jtis = Table(
+    "sso_jtis",
+    metadata,
+    _tenant_column(),
+    Column("jti", String(255), primary_key=True),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Index("ix_sso_jtis_tenant_expires", "tenant_id", "expires_at"),
+)
+
+#: One row per viewer access, allowed or refused (SPEC §4.3).
+viewer_audit = Table(
+    "viewer_audit",
+    metadata,
+    _tenant_column(),
+    Column("audit_id", String(40), primary_key=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("role", String(20)),
+    _id("moodle_user_id", primary_key=False, nullable=True),
+    Column("route", String(100), nullable=False),
+    _id("target_id", primary_key=False, nullable=True),
+    Column("status", Integer, nullable=False),
+    Column("outcome", String(40), nullable=False),
+    Index("ix_viewer_audit_tenant_at", "tenant_id", "at"),
 )

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, and_, select, text, update
+from sqlalchemy.exc import IntegrityError
 
+from ssea_core.auth.records import TenantAuth
+from ssea_core.auth.scope import Scope
+from ssea_core.branding import Branding
+from ssea_core.errors import ConflictError, NotFoundError
 from ssea_core.ingest.events import PreparedEvent
 from ssea_core.ingest.sessions import SessionPolicy
 from ssea_core.records import (
@@ -22,6 +28,7 @@ from ssea_core.records import (
     TenantRecord,
 )
 from ssea_storage.secrets import SecretBox, new_secret
+from ssea_storage.sql.access import SqlAccessRepository, load_tenant_auth
 from ssea_storage.sql.catalogue import sync_items
 from ssea_storage.sql.executor import SqlExecutor, make_engine
 from ssea_storage.sql.reads import SqlAnalyticsRepository
@@ -41,6 +48,19 @@ def _tenant(row: Any) -> TenantRecord:
         timezone=row.timezone,
         custom_domain=row.custom_domain,
     )
+
+
+def _branding(row: Any) -> Branding:
+    return Branding(
+        tenant_id=row.tenant_id,
+        logo_url=row.logo_url,
+        primary_color=row.primary_color,
+        product_name=row.product_name,
+        custom_domain=row.custom_domain,
+    )
+
+
+BRANDING_FIELDS = ("logo_url", "primary_color", "product_name", "custom_domain")
 
 
 def _api_key(row: Any) -> ApiKeyRecord:
@@ -108,7 +128,26 @@ class SqlOperatorRepository:
             row = connection.execute(
                 select(api_keys).where(api_keys.c.key_hash == key_hash)
             ).first()
-            return _api_key(row) if row is not None else None
+            if row is None:
+                return None
+            return replace(_api_key(row), key_hash=row.key_hash)
+
+        return await self._executor.run(work)
+
+    async def tenant_auth(self, tenant_id: UUID, *, now: datetime) -> TenantAuth | None:
+        def work(connection: Connection) -> TenantAuth | None:
+            return load_tenant_auth(connection, self._box, tenant_id, now)
+
+        return await self._executor.run(work)
+
+    async def branding_by_domain(self, domain: str) -> Branding | None:
+        query = select(tenants).where(
+            tenants.c.custom_domain == domain.lower(), tenants.c.active.is_(True)
+        )
+
+        def work(connection: Connection) -> Branding | None:
+            row = connection.execute(query).first()
+            return _branding(row) if row is not None else None
 
         return await self._executor.run(work)
 
@@ -121,8 +160,9 @@ class SqlOperatorRepository:
 class SqlTenantRepository:
     """Everything stored for one tenant; each statement binds ``tenant_id``."""
 
-    def __init__(self, executor: SqlExecutor, tenant_id: UUID) -> None:
+    def __init__(self, executor: SqlExecutor, box: SecretBox, tenant_id: UUID) -> None:
         self._executor = executor
+        self._box = box
         self._tenant_id = tenant_id
 
     @property
@@ -230,9 +270,55 @@ class SqlTenantRepository:
 
         return await self._executor.run(work, write=True)
 
-    def analytics(self) -> SqlAnalyticsRepository:
-        """The dashboard reads of this tenant."""
-        return SqlAnalyticsRepository(self._executor, self._tenant_id)
+    def analytics(self, scope: Scope) -> SqlAnalyticsRepository:
+        """The dashboard reads of this tenant, narrowed to ``scope``."""
+        return SqlAnalyticsRepository(self._executor, self._tenant_id, scope)
+
+    def access(self) -> SqlAccessRepository:
+        """Enrolment scopes, SSO ids, viewer audit and secrets of this tenant."""
+        return SqlAccessRepository(self._executor, self._box, self._tenant_id)
+
+    async def get_branding(self) -> Branding:
+        query = select(tenants).where(tenants.c.tenant_id == self._tenant_id)
+
+        def work(connection: Connection) -> Branding:
+            row = connection.execute(query).first()
+            if row is None:
+                raise NotFoundError(f"No tenant {self._tenant_id}.")
+            return _branding(row)
+
+        return await self._executor.run(work)
+
+    async def update_branding(self, changes: Mapping[str, str | None]) -> Branding:
+        values = {name: changes[name] for name in BRANDING_FIELDS if name in changes}
+        domain = values.get("custom_domain")
+        taken = select(tenants.c.tenant_id).where(
+            tenants.c.custom_domain == domain,
+            tenants.c.tenant_id != self._tenant_id,
+        )
+
+        def work(connection: Connection) -> None:
+            if domain is not None and connection.execute(taken).first() is not None:
+                raise ConflictError(
+                    f"The custom domain {domain} belongs to another tenant."
+                )
+            if values:
+                connection.execute(
+                    update(tenants)
+                    .where(tenants.c.tenant_id == self._tenant_id)
+                    .values(**values)
+                )
+
+        try:
+            await self._executor.run(work, write=True)
+        except IntegrityError as exc:  # a concurrent claim of the same domain
+            raise ConflictError(
+                f"The custom domain {domain} belongs to another tenant."
+            ) from exc
+        logger.info(
+            "branding updated tenant=%s fields=%s", self._tenant_id, sorted(values)
+        )
+        return await self.get_branding()
 
 
 class SqlStore:
@@ -241,6 +327,7 @@ class SqlStore:
     def __init__(self, engine: Engine, box: SecretBox) -> None:
         self.engine = engine
         self.executor = SqlExecutor(engine)
+        self._box = box
         self._operator = SqlOperatorRepository(self.executor, box)
 
     @classmethod
@@ -252,7 +339,7 @@ class SqlStore:
         return self._operator
 
     def for_tenant(self, tenant_id: UUID) -> SqlTenantRepository:
-        return SqlTenantRepository(self.executor, tenant_id)
+        return SqlTenantRepository(self.executor, self._box, tenant_id)
 
     def create_schema(self) -> None:
         """Create every table directly (tests, examples); services use migrations."""

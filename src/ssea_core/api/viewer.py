@@ -1,0 +1,61 @@
+"""Viewer routes for Moodle iframes (SPEC §3, §4.3): signed contexts, no JWT.
+
+A student context reaches only its own pages; a teacher context its own course health
+and the student pages of students in the courses it teaches. The policy narrows every
+read to that scope, and the app writes an audit row for every viewer access.
+"""
+
+from __future__ import annotations
+
+from ssea_core.api.dashboard import analytics_for, list_answer, object_answer
+from ssea_core.context import RequestContext
+from ssea_core.http import Response
+from ssea_core.metrics.params import CoursesQuery, PeriodQuery
+from ssea_core.routing import Router
+
+PREFIX = "/v1/tenants/{tenant_id}/viewer"
+
+
+async def student_profile(ctx: RequestContext) -> Response:
+    query = ctx.query(PeriodQuery)
+    user_id = ctx.params["moodle_user_id"]
+    return object_answer(await analytics_for(ctx).profile(user_id, query))
+
+
+async def student_progress(ctx: RequestContext) -> Response:
+    user_id = ctx.params["moodle_user_id"]
+    return object_answer(await analytics_for(ctx).progress(user_id))
+
+
+async def teacher_course_health(ctx: RequestContext) -> Response:
+    return list_answer(*await analytics_for(ctx).courses(ctx.query(CoursesQuery)))
+
+
+# Missing: student/{id}/alerts and teacher/{id}/students/at-risk need the risk scores
+# and alerts of SPEC §6, which are not stored yet; they come with the risk/alerts work.
+
+
+def register(router: Router) -> None:
+    """Add the viewer routes (viewer signatures only)."""
+    student = PREFIX + "/student/{moodle_user_id}"
+    for suffix, handler in (
+        ("/profile", student_profile),
+        ("/progress", student_progress),
+    ):
+        router.add(
+            "GET",
+            student + suffix,
+            handler,
+            name=f"viewer_{handler.__name__}",
+            auth=("viewer",),
+            roles=("student", "teacher"),
+        )
+    router.add(
+        "GET",
+        PREFIX + "/teacher/{moodle_user_id}/courses/health",
+        teacher_course_health,
+        name="viewer_teacher_course_health",
+        auth=("viewer",),
+        roles=("teacher",),
+        caller_path=True,
+    )
