@@ -62,3 +62,12 @@ def leaks(lines: list[str], secrets: frozenset[str]) -> list[str]:
         ):
             found.append(line)
     return found
+
+
+def redacted(line: str, secrets: frozenset[str]) -> str:
+    """A line with every secret and credential shape replaced, safe to print."""
+    for secret in secrets:
+        line = line.replace(secret, "<secret>")
+    for pattern in PATTERNS:
+        line = pattern.sub("<credential>", line)
+    return line

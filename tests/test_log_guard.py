@@ -34,3 +34,12 @@ def test_short_strings_are_not_remembered() -> None:
     remember("short")
 
     assert "short" not in remembered()
+
+
+def test_a_leak_is_reported_without_the_secret() -> None:
+    from tests.log_guard import redacted
+
+    remember("another-secret-of-a-test")
+    line = "x another-secret-of-a-test and ssea_" + "ab" * 16
+
+    assert redacted(line, remembered()) == "x <secret> and <credential>"

@@ -2,8 +2,8 @@
 
 Invariants:
 - A credential's calls count in one window per rate group (``ingest``, ``default``);
-  public routes count per client address, and so do failed authentications, so that
-  guessing keys is limited like any anonymous call.
+  public routes count per client address, and so do failed authentications, in a
+  bucket of their own, so guessing keys is limited without starving public routes.
 - In memory by default (one process). With ``SSEA_RATE_LIMIT_STORAGE=redis://…``
   every instance that uses the same server shares each count.
 - A storage that fails lets requests through (logged at WARNING): losing the shared

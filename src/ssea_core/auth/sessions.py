@@ -101,8 +101,8 @@ def mint_session(
         "iss": issuer,
         "jti": secrets.token_hex(16),
     }
-    if role == "teacher":
-        payload["course_ids"] = sorted(course_ids or ())
+    if role == "teacher" and course_ids is not None:
+        payload["course_ids"] = sorted(course_ids)
     claims = SessionClaims.model_validate(payload)
     token = jwt.encode(payload, keys[0], algorithm=SESSION_ALGORITHM)
     return IssuedSession(token, datetime.fromtimestamp(claims.exp, UTC), claims)
