@@ -203,3 +203,16 @@ async def test_a_manager_sees_the_whole_tenant(
     admin = await seeded.get(f"/v1/tenants/{tenant.tenant_id}/users")
 
     assert await manager.get("/users") == admin.json()
+
+
+async def test_a_teachers_filters_cannot_look_outside_their_courses(
+    as_role: Any, seeded: ApiClient, tenant: TenantRecord
+) -> None:
+    teacher = as_role("teacher", "t1")
+    admin = await seeded.get(
+        f"/v1/tenants/{tenant.tenant_id}/users", params={"course_id": "c2"}
+    )
+
+    assert [row["user_id"] for row in admin.json()] == ["u1", "u3"]
+    assert await teacher.get("/users", course_id="c2") == []
+    assert [row["user_id"] for row in await teacher.get("/users", q="carol")] == ["u3"]

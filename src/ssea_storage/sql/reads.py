@@ -408,9 +408,12 @@ class SqlAnalyticsRepository:
             .where(self._not_deleted(), self._user_in_scope(known.c.user_id))
         )
         if where.role is not None or where.course_id is not None:
+            # Filters see only enrolments in scope: a teacher cannot learn who of
+            # their students is enrolled in a course they do not teach.
             enrolled = select(literal(1)).where(
                 enrolments.c.tenant_id == self._tenant_id,
                 enrolments.c.user_id == known.c.user_id,
+                self._enrolment_in_scope(),
             )
             if where.role is not None:
                 enrolled = enrolled.where(enrolments.c.role == where.role)
