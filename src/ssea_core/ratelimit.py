@@ -90,12 +90,20 @@ def _item(rate: str) -> RateLimitItem:
     return parse(rate)
 
 
-def storage_uri(url: str) -> tuple[str, dict[str, str]]:
+#: Seconds to wait for Redis: a slow limiter must not hold every request.
+REDIS_TIMEOUT_SECONDS = 1.0
+
+
+def storage_uri(url: str) -> tuple[str, dict[str, str | float]]:
     """The async ``limits`` storage URI for a configured URL, and its options."""
     if url.startswith("async+"):
         return url, {}
     if url.startswith(("redis://", "rediss://", "redis+unix://")):
-        return "async+" + url, {"implementation": "redispy"}
+        return "async+" + url, {
+            "implementation": "redispy",
+            "socket_timeout": REDIS_TIMEOUT_SECONDS,
+            "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+        }
     return "async+" + url, {}
 
 
@@ -134,7 +142,10 @@ class LimitsRateLimiter:
             allowed = await limiter.hit(item, KEY_PREFIX, key)
             stats = await limiter.get_window_stats(item, KEY_PREFIX, key)
         except (StorageError, OSError) as exc:
-            logger.warning("rate limit storage failed (%s); not limiting", exc)
+            # Only the kind: a storage error's text may carry its URL and password.
+            logger.warning(
+                "rate limit storage failed (%s); not limiting", type(exc).__name__
+            )
             return None
         reset_after = max(0, math.ceil(stats.reset_time - time.time()))
         return RateLimitState(allowed, item.amount, stats.remaining, reset_after)
