@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -337,4 +338,129 @@ viewer_audit = Table(
     Column("status", Integer, nullable=False),
     Column("outcome", String(40), nullable=False),
     Index("ix_viewer_audit_tenant_at", "tenant_id", "at"),
+)
+
+
+# -- risk and alerts (SPEC §6) -------------------------------------------------------
+
+#: The newest assessment of each student, per course and overall (course ``''``).
+risk_scores = Table(
+    "risk_scores",
+    metadata,
+    _tenant_column(),
+    _id("user_id"),
+    _id("course_id"),
+    Column("score", Float),
+    Column("level", String(10)),
+    # The factors with their weights, contributions and plain-language reasons.
+    Column("factors", Json, nullable=False, default=list),
+    Column("as_of", UtcDateTime, nullable=False),
+    Column("computed_at", UtcDateTime, nullable=False),
+    Index("ix_risk_scores_tenant_course_level", "tenant_id", "course_id", "level"),
+)
+
+#: A teacher's "handled" mark on a student's risk flag, and the level it was set at:
+#: a later rise above that level raises the flag again.
+risk_acknowledgements = Table(
+    "risk_acknowledgements",
+    metadata,
+    _tenant_column(),
+    _id("user_id"),
+    Column("level", String(10), nullable=False),
+    Column("acknowledged_at", UtcDateTime, nullable=False),
+    Column("acknowledged_by", String(200), nullable=False),
+)
+
+#: What the alert rules remember between evaluations, per student and course.
+alert_states = Table(
+    "alert_states",
+    metadata,
+    _tenant_column(),
+    _id("user_id"),
+    _id("course_id"),
+    Column("state", Json, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    _tenant_column(),
+    Column("alert_id", String(40), primary_key=True),
+    _id("user_id", primary_key=False),
+    _id("course_id", primary_key=False),
+    Column("alert_type", String(40), nullable=False),
+    Column("severity", String(10), nullable=False),
+    Column("message", String(500), nullable=False),
+    Column("triggered_at", UtcDateTime, nullable=False),
+    Column("acknowledged", Boolean, nullable=False, default=False),
+    Column("acknowledged_at", UtcDateTime),
+    Column("acknowledged_by", String(200)),
+    # "type|user|course" while open, NULL once acknowledged: one open alert per key.
+    Column("open_key", String(200)),
+    UniqueConstraint("tenant_id", "open_key", name="uq_alerts_tenant_open_key"),
+    Index("ix_alerts_tenant_user", "tenant_id", "user_id"),
+)
+
+#: Tenants whose data changed since their scores were last computed (coalescing).
+risk_pending = Table(
+    "risk_pending",
+    metadata,
+    Column(
+        "tenant_id",
+        Uuid,
+        ForeignKey("tenants.tenant_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("since", UtcDateTime, nullable=False),
+)
+
+
+# -- report jobs, artifacts and monitors (SPEC §7, §8) --------------------------------
+
+report_jobs = Table(
+    "report_jobs",
+    metadata,
+    _tenant_column(),
+    Column("job_id", String(40), primary_key=True),
+    Column("report_type", String(40), nullable=False),
+    Column("format", String(8), nullable=False),
+    Column("params", Json, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("requested_by", String(200)),
+    Column("started_at", UtcDateTime),
+    Column("completed_at", UtcDateTime),
+    Column("error", String(500)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("lease_owner", String(100)),
+    Column("lease_expires_at", UtcDateTime),
+    Index("ix_report_jobs_status_lease", "status", "lease_expires_at"),
+    Index("ix_report_jobs_tenant_requested", "tenant_id", "requested_at"),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    _tenant_column(),
+    Column("job_id", String(40), primary_key=True),
+    Column("format", String(8), primary_key=True),
+    Column("storage_key", String(300), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("expired", Boolean, nullable=False, default=False),
+)
+
+monitors = Table(
+    "monitors",
+    metadata,
+    _tenant_column(),
+    Column("monitor_id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("target", String(10), nullable=False),
+    Column("filters", Json, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
 )
