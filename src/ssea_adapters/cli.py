@@ -10,9 +10,11 @@ Expected failures print one line on stderr and exit with status 1.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import asdict
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,6 +22,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import anyio
 import click
 from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -35,8 +46,13 @@ from ssea_core.auth.sso import check_public_key
 from ssea_core.auth.viewer import VIEWER_ROLES, ViewerRole, sign_viewer_context
 from ssea_core.branding import origin
 from ssea_core.clock import SystemClock
+from ssea_core.context import Services
+from ssea_core.demo import TermShape, load_demo
 from ssea_core.errors import MisconfiguredError, NotFoundError, SseaError
 from ssea_core.http import dumps
+from ssea_core.importers import ImportSummary, import_into, open_source
+from ssea_core.importers.runner import SOURCES
+from ssea_core.ingest.service import Ingestor
 from ssea_core.records import PLANS, ApiKeyRecord, Plan, TenantRecord
 from ssea_core.settings import DEFAULT_DATABASE_URL, Settings
 from ssea_core.validation import describe_errors
@@ -47,6 +63,7 @@ from ssea_storage.migrate import (
     upgrade_database,
 )
 from ssea_storage.secrets import new_master_key
+from ssea_storage.sql.schema import events
 from ssea_storage.sql.store import SqlStore
 
 T = TypeVar("T")
@@ -551,15 +568,18 @@ def keys_master(as_json: bool) -> None:
 @_handles_errors
 def serve(settings: Settings, host: str | None, port: int | None) -> None:
     """Serve the API with uvicorn until interrupted (needs the ``server`` extra)."""
+    # Fail here, with a one-line message, rather than in the server's startup.
+    _with_store(settings, _nothing)
+    _serve(settings, host, port)
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     try:
         import uvicorn
     except ImportError as exc:
         raise MisconfiguredError(
             'ssea serve needs uvicorn: pip install "ssea[server]"'
         ) from exc
-    # Fail here, with a one-line message, rather than in the server's startup.
-    _with_store(settings, _nothing)
-
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
@@ -570,6 +590,168 @@ def serve(settings: Settings, host: str | None, port: int | None) -> None:
 
 async def _nothing(_store: SqlStore) -> None:
     return None
+
+
+# -- data in: imports and the demo term ---------------------------------------------
+
+
+def _progress(label: str, total: int | None) -> Progress:
+    """A progress bar on stderr; silent when stderr is not a terminal."""
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=not sys.stderr.isatty(),
+        transient=True,
+    )
+
+
+def _ingestor(store: SqlStore, settings: Settings) -> Ingestor:
+    return Ingestor(Services(store, settings, SystemClock()))
+
+
+@cli.command("import")
+@click.argument("kind", type=click.Choice(sorted(SOURCES)))
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--tenant", "tenant_id", type=click.UUID, required=True)
+@click.option(
+    "--timezone",
+    "timezone_name",
+    default="UTC",
+    show_default=True,
+    callback=_timezone,
+    help="The site's time zone, for log downloads printed in local time.",
+)
+@click.option("--chunk-size", type=click.IntRange(1, 50_000), default=2_000)
+@operator_command
+def import_command(
+    settings: Settings,
+    as_json: bool,
+    kind: str,
+    path: Path,
+    tenant_id: UUID,
+    timezone_name: str,
+    chunk_size: int,
+) -> None:
+    """Import a Moodle log download, logstore dump, xAPI file or OULAD folder."""
+    options = {"timezone": timezone_name} if kind == "moodle-logs" else {}
+
+    async def run(store: SqlStore) -> ImportSummary:
+        await _require_tenant(store, tenant_id)
+        source = open_source(kind, path, **options)
+        with _progress(f"importing {path.name}", None) as bar:
+            task = bar.add_task("rows", total=None)
+            return await import_into(
+                _ingestor(store, settings),
+                tenant_id,
+                source,
+                chunk_size=chunk_size,
+                progress=lambda rows: bar.update(task, completed=rows),
+            )
+
+    summary = _with_store(settings, run).model_dump()
+    _emit(as_json, summary, _fields(summary))
+
+
+DEMO_TENANT = "SSEA Demo"
+
+
+async def _demo_tenant(store: SqlStore) -> TenantRecord:
+    """The demo tenant of this database, created on the enterprise plan once."""
+    for tenant in await store.operator.list_tenants():
+        if tenant.name == DEMO_TENANT:
+            return tenant
+    return await store.operator.create_tenant(
+        DEMO_TENANT, "enterprise", now=SystemClock().now()
+    )
+
+
+async def _demo_loaded(store: SqlStore, tenant_id: UUID) -> bool:
+    query = select(events.c.event_id).where(events.c.tenant_id == tenant_id).limit(1)
+    found = await store.executor.run(lambda c: c.execute(query).first())
+    return found is not None
+
+
+@cli.command()
+@click.option("--students", type=click.IntRange(1, 50_000), default=300)
+@click.option("--courses", type=click.IntRange(1, 1_000), default=12)
+@click.option("--weeks", type=click.IntRange(1, 52), default=14)
+@click.option("--seed", type=int, default=7)
+@click.option("--serve/--no-serve", "then_serve", default=True, show_default=True)
+@click.option("--host", help="Interface to bind (default: SSEA_HOST or 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65_535), help="Port to listen on.")
+@operator_command
+def demo(
+    settings: Settings,
+    as_json: bool,
+    students: int,
+    courses: int,
+    weeks: int,
+    seed: int,
+    then_serve: bool,
+    host: str | None,
+    port: int | None,
+) -> None:
+    """Fill a demo tenant with a generated term, print a key and curl lines, serve."""
+    yesterday = SystemClock().now().date() - timedelta(days=1)
+    shape = TermShape.ending_on(
+        yesterday, students=students, courses=courses, weeks=weeks, seed=seed
+    )
+
+    async def run(store: SqlStore) -> dict[str, Any]:
+        tenant = await _demo_tenant(store)
+        summary: dict[str, Any] = {"already_loaded": True}
+        if not await _demo_loaded(store, tenant.tenant_id):
+            with _progress("generating the term", shape.estimated_events) as bar:
+                task = bar.add_task("events", total=shape.estimated_events)
+
+                def advance(stage: str, done: int) -> None:
+                    if stage == "events":
+                        bar.update(task, completed=done)
+
+                loaded = await load_demo(
+                    _ingestor(store, settings),
+                    tenant.tenant_id,
+                    shape,
+                    progress=advance,
+                )
+            summary = loaded.as_dict()
+        key = generate_api_key()
+        await store.for_tenant(tenant.tenant_id).create_api_key(
+            key_hash=key.key_hash,
+            prefix=key.prefix,
+            name="ssea demo",
+            now=SystemClock().now(),
+            expires_at=None,
+        )
+        return {"tenant_id": str(tenant.tenant_id), "api_key": key.plaintext, **summary}
+
+    result = _with_store(settings, run)
+    base = f"http://{host or settings.host}:{port or settings.port}"
+    prefix = f"{base}/v1/tenants/{result['tenant_id']}"
+    curls = [
+        f'curl -H "X-SSEA-Key: {result["api_key"]}" "{prefix}/overview?days=30"',
+        f'curl -H "X-SSEA-Key: {result["api_key"]}" "{prefix}/courses?limit=5"',
+        f'curl -H "X-SSEA-Key: {result["api_key"]}" "{prefix}/heatmap?days=30"',
+    ]
+    loaded = (
+        "the demo term was loaded before"
+        if result.get("already_loaded")
+        else f"{result['events_stored']} events stored, "
+        f"{result['first_day']} to {result['last_day']}"
+    )
+    text = [
+        f"tenant   {result['tenant_id']}",
+        f"api key  {result['api_key']}  (shown once)",
+        loaded,
+        "",
+        *curls,
+    ]
+    _emit(as_json, {**result, "curl": curls}, "\n".join(text))
+    if then_serve:
+        _serve(settings, host, port)
 
 
 def main() -> None:
