@@ -17,9 +17,13 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
+    Integer,
     String,
+    Uuid,
     and_,
+    bindparam,
     delete,
     func,
     literal,
@@ -67,6 +71,22 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[start : start + _CHUNK]
 
 
+#: One statement for every extended open session of a batch (run as executemany).
+_EXTEND_SESSION = (
+    update(sessions)
+    .where(
+        sessions.c.tenant_id == bindparam("owner", type_=Uuid()),
+        sessions.c.session_id == bindparam("session", type_=String()),
+    )
+    .values(
+        ended_at=bindparam("ended", type_=UtcDateTime()),
+        last_event_id=bindparam("last_id", type_=String()),
+        event_count=sessions.c.event_count + bindparam("more_events", type_=Integer()),
+        seconds=sessions.c.seconds + bindparam("more_seconds", type_=BigInteger()),
+    )
+)
+
+
 def _key(at: datetime, event_id: str) -> Any:
     """A bound (time, event id) pair to compare against ordering keys in SQL."""
     return tuple_(literal(at, UtcDateTime()), literal(event_id, String()))
@@ -88,6 +108,8 @@ class EventWriter:
         self.policy = policy
         self.daily: dict[tuple[date, str, str], Tally] = {}
         self.hourly: dict[tuple[datetime, str], Tally] = {}
+        #: Open sessions that in-order events extend, updated in one executemany.
+        self.extensions: list[dict[str, Any]] = []
 
     def write(
         self, batch: Sequence[PreparedEvent], *, daily_cap: int | None, now: datetime
@@ -183,6 +205,7 @@ class EventWriter:
             by_user[item.user_id].append(item)
         tails = self._tails(list(by_user))
         new_sessions: list[dict[str, Any]] = []
+        self.extensions.clear()
         tail_rows: list[dict[str, Any]] = []
         for user_id, user_events in by_user.items():
             user_events.sort(key=order_key)
@@ -195,6 +218,8 @@ class EventWriter:
             else:
                 row = self._rewindow(user_id, user_events, tail, new_sessions)
             tail_rows.append(row)
+        if self.extensions:
+            self.connection.execute(_EXTEND_SESSION, self.extensions)
         if new_sessions:
             self.connection.execute(sessions.insert(), new_sessions)
         self._save_tails(tail_rows)
@@ -239,20 +264,15 @@ class EventWriter:
         if tail is not None:
             extended, computed = computed[0], computed[1:]
             open_id = tail["open_session_id"]
-            self.connection.execute(
-                update(sessions)
-                .where(
-                    sessions.c.tenant_id == self.tenant_id,
-                    sessions.c.session_id == open_id,
-                )
-                .values(
-                    ended_at=extended.last.occurred_at,
-                    last_event_id=extended.last.event_id,
-                    event_count=sessions.c.event_count + len(extended.events) - 1,
-                    seconds=sessions.c.seconds
-                    + extended.seconds
-                    - self.policy.tail_seconds,
-                )
+            self.extensions.append(
+                {
+                    "owner": self.tenant_id,
+                    "session": open_id,
+                    "ended": extended.last.occurred_at,
+                    "last_id": extended.last.event_id,
+                    "more_events": len(extended.events) - 1,
+                    "more_seconds": extended.seconds - self.policy.tail_seconds,
+                }
             )
         for session in computed:
             new_sessions.append(self._session_row(user_id, session))
