@@ -49,14 +49,13 @@ STANDARD_EVENT_TYPES: frozenset[str] = frozenset(
 
 
 def _id_text(value: Any) -> Any:
+    if type(value) is str:
+        # Stripped here, before the length is checked, so "   " is no id.
+        return value.strip()
     if isinstance(value, bool):
         raise ValueError("an id must be a string or an integer, not a boolean")
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, str):
-        # Stripped here, not by StringConstraints: after a BeforeValidator pydantic
-        # checks min_length before stripping, so "   " would pass as an empty id.
-        return value.strip()
     return value
 
 
@@ -79,10 +78,12 @@ def _date_as_midnight(value: Any) -> Any:
 Instant = Annotated[datetime, BeforeValidator(_date_as_midnight), AfterValidator(_utc)]
 
 
+# The constraints stand inside the BeforeValidator so that pydantic checks them in
+# its core, on the text _id_text made, rather than in Python.
 MoodleId = Annotated[
     str,
-    BeforeValidator(_id_text),
     StringConstraints(min_length=1, max_length=64),
+    BeforeValidator(_id_text),
 ]
 EventType = Annotated[
     str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$", strip_whitespace=True)

@@ -90,11 +90,8 @@ def _sqlite_text(value: Any) -> str | None:
         raise ValueError(f"an aware datetime is required, got {value!r}")
     if value.utcoffset():
         value = value.astimezone(UTC)
-    return (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
-        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}."
-        f"{value.microsecond:06d}"
-    )
+    text: str = value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return text
 
 
 def _sqlite_moment(value: Any) -> datetime | None:
