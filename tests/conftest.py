@@ -33,7 +33,10 @@ POSTGRES_URL = os.environ.get(
     "SSEA_TEST_POSTGRES_URL", "postgresql+psycopg://127.0.0.1:5432/test"
 )
 REQUIRE_POSTGRES = bool(os.environ.get("SSEA_REQUIRE_POSTGRES") or os.environ.get("CI"))
-REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+REAL_DATA = Path(
+    os.environ.get("SSEA_REAL_DATA")
+    or Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+)
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 MASTER_KEY = new_master_key()
 JWT_SECRET = "test-session-secret-" + new_master_key()[:24]

@@ -68,6 +68,7 @@ def test_import_counts_every_row_and_a_second_import_stores_nothing(
     assert first["rows_read"] == 4
     assert first["stored"] == 3
     assert first["skipped"] == {"no_user_id": 1}
+    assert first["excluded"] == {"origin_cli": 1}
     assert (second["stored"], second["duplicates"]) == (0, 3)
 
 

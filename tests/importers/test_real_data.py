@@ -83,7 +83,7 @@ MODULE = re.compile(r"course module (?:with )?id\s*'(\d+)'")
 # Grades, enrolments and completions are about the second user a description names.
 ABOUT_RELATED = re.compile(
     r"updated the grade with id '\d+' for the user with id"
-    r"|enrolled the user with id '\d+' using"
+    r"|(?<!un)enrolled the user with id '\d+' using"
     r"|updated the completion state for the course module with id"
 )
 RELATED_EVENTS = (

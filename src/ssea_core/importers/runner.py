@@ -53,6 +53,12 @@ class ImportSummary(BaseModel):
     events: int = Field(description="event payloads the importer produced")
     stored: int
     duplicates: int
+    excluded: dict[str, int] = Field(
+        default_factory=dict,
+        description="events stored but not counted as the user's own activity, by "
+        "reason (logged_in_as, origin_cli, origin_restore, no_user, site_admin, "
+        "passive)",
+    )
     skipped: dict[str, int] = Field(
         description="rows or events not stored, by reason: the importer's reasons "
         "(no_user_id, bad_time, …) and the ingest codes in lower case "
@@ -105,6 +111,7 @@ class _Run:
         self.items: dict[str, list[Payload]] = {}
         self.outcome = IngestOutcome()
         self.skipped: Counter[str] = Counter()
+        self.excluded: Counter[str] = Counter()
         self.synced: Counter[str] = Counter()
         self.sync_skipped = 0
         self.stopped: str | None = None
@@ -130,8 +137,10 @@ class _Run:
             self.skipped["daily_cap_exceeded"] += len(chunk)
             self.stopped = "daily_cap_exceeded"
             return
+        # Counts only: keeping every event id would let memory grow with the file.
         self.outcome.stored += outcome.stored
         self.outcome.duplicates += outcome.duplicates
+        self.excluded.update(outcome.excluded)
         self.skipped.update(skip.code.lower() for skip in outcome.skipped)
         self.report()
 
@@ -159,6 +168,7 @@ class _Run:
             events=tally.events,
             stored=self.outcome.stored,
             duplicates=self.outcome.duplicates,
+            excluded=dict(sorted(self.excluded.items())),
             skipped=dict(sorted(skipped.items())),
             synced=dict(sorted(self.synced.items())),
             sync_skipped=self.sync_skipped,
