@@ -121,16 +121,9 @@ class EventWriter:
         unique: dict[str, PreparedEvent] = {}
         for item in batch:
             unique.setdefault(item.event_id, item)
-        existing = self._existing(list(unique))
-        candidates = [item for key, item in unique.items() if key not in existing]
-
-        over_cap: list[PreparedEvent] = []
-        if daily_cap is not None and candidates:
-            room = max(0, daily_cap - self._used_today(now))
-            candidates, over_cap = candidates[:room], candidates[room:]
+        existing, candidates, over_cap = self._store_new(unique, daily_cap, now)
 
         if candidates:
-            self._insert_events(candidates, now)
             self._count_usage(len(candidates), now)
             self._sessionise([item for item in candidates if item.counted])
             self._apply_rollups()
@@ -145,6 +138,42 @@ class EventWriter:
 
     # -- events and usage ---------------------------------------------------------
 
+    def _store_new(
+        self, unique: dict[str, PreparedEvent], daily_cap: int | None, now: datetime
+    ) -> tuple[set[str], list[PreparedEvent], list[PreparedEvent]]:
+        """Insert the events not stored yet, within the day's room.
+
+        Answers the ids already stored, the events stored now and those over the cap.
+        """
+        room = None if daily_cap is None else max(0, daily_cap - self._used_today(now))
+        if self.connection.dialect.name == "postgresql" and (
+            room is None or room >= len(unique)
+        ):
+            # The primary key finds duplicates itself: a pre-select can be planned on
+            # the wrong index while a tenant's statistics lag behind a large import.
+            fresh = self._insert_returning(list(unique.values()), now)
+            stored = [item for key, item in unique.items() if key in fresh]
+            return set(unique) - fresh, stored, []
+        existing = self._existing(list(unique))
+        candidates = [item for key, item in unique.items() if key not in existing]
+        over_cap: list[PreparedEvent] = []
+        if room is not None:
+            candidates, over_cap = candidates[:room], candidates[room:]
+        if candidates:
+            self._insert_events(candidates, now)
+        return existing, candidates, over_cap
+
+    def _insert_returning(
+        self, items: Sequence[PreparedEvent], now: datetime
+    ) -> set[str]:
+        statement = (
+            postgresql.insert(events)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "event_id"])
+            .returning(events.c.event_id)
+        )
+        result = self.connection.execute(statement, self._event_rows(items, now))
+        return set(result.scalars())
+
     def _existing(self, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         for part in _chunks(ids):
@@ -157,7 +186,12 @@ class EventWriter:
         return found
 
     def _insert_events(self, items: Sequence[PreparedEvent], now: datetime) -> None:
-        rows = [
+        self.connection.execute(events.insert(), self._event_rows(items, now))
+
+    def _event_rows(
+        self, items: Sequence[PreparedEvent], now: datetime
+    ) -> list[dict[str, Any]]:
+        return [
             {
                 "tenant_id": self.tenant_id,
                 "event_id": item.event_id,
@@ -175,7 +209,6 @@ class EventWriter:
             }
             for item in items
         ]
-        self.connection.execute(events.insert(), rows)
 
     def _used_today(self, now: datetime) -> int:
         used = self.connection.execute(
