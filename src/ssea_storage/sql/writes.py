@@ -108,14 +108,14 @@ def insert_many(
         (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
         for name in compiled.positiontup
     ]
-    values = [
-        tuple(
-            convert(row[name]) if convert is not None else row[name]
-            for name, convert in converters
-        )
-        for row in rows
+    # Column by column: one map() per column is far cheaper than a loop per value.
+    columns = [
+        [row[name] for row in rows]
+        if convert is None
+        else list(map(convert, [row[name] for row in rows]))
+        for name, convert in converters
     ]
-    connection.exec_driver_sql(compiled.string, values)
+    connection.exec_driver_sql(compiled.string, list(zip(*columns, strict=True)))
 
 
 def _key(at: datetime, event_id: str) -> Any:
