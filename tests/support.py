@@ -56,7 +56,7 @@ class ApiClient:
         return Answer(
             response.status,
             {name.lower(): value for name, value in response.headers},
-            response.body,
+            await response.read_body(),
         )
 
     async def get(self, path: str, **kwargs: Any) -> Answer:

@@ -2,25 +2,30 @@
 
 It only translates: an HTTP scope and its body become a
 :class:`~ssea_core.http.Request`, the core's :class:`~ssea_core.http.Response` becomes
-the ``http.response.*`` messages. The store is opened at lifespan startup, or on the
-first request when the server sends no lifespan (e.g. ``httpx.ASGITransport``); a store
-that cannot be opened answers 503 envelopes instead of crashing the worker.
+the ``http.response.*`` messages (a streamed body chunk by chunk). The store is opened
+at lifespan startup, or on the first request when the server sends no lifespan (e.g.
+``httpx.ASGITransport``); a store that cannot be opened answers 503 envelopes instead
+of crashing the worker. With a lifespan, the background tasks (report workers) run
+in one task group from startup to shutdown.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any
 
 import anyio
 
 from ssea_core.app import SseaApp, render_error
+from ssea_core.artifacts import ArtifactStore
 from ssea_core.clock import Clock
 from ssea_core.errors import PayloadTooLargeError, SseaError
 from ssea_core.http import Request, Response
 from ssea_core.protocols import Store
+from ssea_core.reports.worker import run_worker
 from ssea_core.settings import Settings
+from ssea_storage.artifacts import artifact_store_from_settings
 from ssea_storage.migrate import open_ready_store
 
 logger = logging.getLogger(__name__)
@@ -29,6 +34,10 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+#: A task that runs from startup until the event is set at shutdown.
+Background = Callable[[anyio.Event], Coroutine[Any, Any, None]]
+#: Seconds background tasks get at shutdown to finish what they hold (a report).
+SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 class SseaAsgiApp:
@@ -45,12 +54,18 @@ class SseaAsgiApp:
         store: Store | None = None,
         clock: Clock | None = None,
         migrate: bool | None = None,
+        artifacts: ArtifactStore | None = None,
     ) -> None:
         self.settings = settings
         self._clock = clock
         self._migrate = migrate
+        self._artifacts = artifacts or artifact_store_from_settings(
+            settings, clock=clock
+        )
         self._core = (
-            SseaApp(store, settings, clock=clock) if store is not None else None
+            SseaApp(store, settings, clock=clock, artifacts=self._artifacts)
+            if store is not None
+            else None
         )
         self._owned: Store | None = None
         self._lock = anyio.Lock()
@@ -76,7 +91,9 @@ class SseaAsgiApp:
             if self._core is None:
                 store = await open_ready_store(self.settings, upgrade=self._migrate)
                 self._owned = store
-                self._core = SseaApp(store, self.settings, clock=self._clock)
+                self._core = SseaApp(
+                    store, self.settings, clock=self._clock, artifacts=self._artifacts
+                )
                 logger.info("store opened (%s)", store.executor.dialect)
             return self._core
 
@@ -112,23 +129,58 @@ class SseaAsgiApp:
         # Errors before the core serves still get its security and CORS headers.
         return render_error(request, error, self.settings)
 
+    def background_tasks(self, core: SseaApp) -> list[Background]:
+        """What runs beside the server: ``report_worker_concurrency`` report
+        workers unless ``report_worker_enabled`` is off."""
+        services, settings = core.services, self.settings
+        if not settings.report_worker_enabled or services.artifacts is None:
+            return []
+
+        async def report_worker(stop: anyio.Event) -> None:
+            await run_worker(services, stop_event=stop)
+
+        return [report_worker] * settings.report_worker_concurrency
+
     async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    await self.core()
-                except SseaError as error:
-                    logger.error("startup failed: %s", error.message)
-                    await send(
-                        {"type": "lifespan.startup.failed", "message": error.message}
-                    )
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.aclose()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        stop, stopped = anyio.Event(), anyio.Event()
+        async with anyio.create_task_group() as group:
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    try:
+                        core = await self.core()
+                    except SseaError as error:
+                        logger.error("startup failed: %s", error.message)
+                        await send(
+                            {
+                                "type": "lifespan.startup.failed",
+                                "message": error.message,
+                            }
+                        )
+                        return
+                    tasks = self.background_tasks(core)
+                    group.start_soon(_run_background, tasks, stop, stopped)
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    stop.set()
+                    with anyio.move_on_after(SHUTDOWN_GRACE_SECONDS):
+                        await stopped.wait()
+                    group.cancel_scope.cancel()
+                    break
+        await self.aclose()
+        await send({"type": "lifespan.shutdown.complete"})
+
+
+async def _run_background(
+    tasks: list[Background], stop: anyio.Event, stopped: anyio.Event
+) -> None:
+    """Run every background task until ``stop``; ``stopped`` once all have ended."""
+    if tasks:
+        logger.info("background tasks started: %d", len(tasks))
+    async with anyio.create_task_group() as group:
+        for task in tasks:
+            group.start_soon(task, stop)
+    stopped.set()
 
 
 def create_app(
@@ -137,15 +189,21 @@ def create_app(
     store: Store | None = None,
     clock: Clock | None = None,
     migrate: bool | None = None,
+    artifacts: ArtifactStore | None = None,
 ) -> SseaAsgiApp:
     """The ASGI application for ``settings`` (default: ``SSEA_*`` variables).
 
     Without ``store``, the configured database is opened at startup. ``migrate`` None
     upgrades the embedded SQLite database and only checks a server database, whose
     startup then fails until ``ssea db upgrade`` was run; True or False force it.
+    Without ``artifacts``, the ``SSEA_ARTIFACT_*`` settings name the artifact store.
     """
     return SseaAsgiApp(
-        settings or Settings(), store=store, clock=clock, migrate=migrate
+        settings or Settings(),
+        store=store,
+        clock=clock,
+        migrate=migrate,
+        artifacts=artifacts,
     )
 
 
@@ -194,9 +252,21 @@ async def _send(send: Send, request: Request, response: Response) -> None:
         for name, value in response.headers
     ]
     # A HEAD answer has no body, so its length would be wrong; the server omits it.
-    if request.method != "HEAD" and response.header("content-length") is None:
+    sized = request.method != "HEAD" and response.stream is None
+    if sized and response.header("content-length") is None:
         headers.append((b"content-length", str(len(response.body)).encode()))
     await send(
         {"type": "http.response.start", "status": response.status, "headers": headers}
     )
-    await send({"type": "http.response.body", "body": response.body})
+    if response.stream is None:
+        await send({"type": "http.response.body", "body": response.body})
+        return
+    try:
+        async for chunk in response.stream:
+            if chunk:
+                await send(
+                    {"type": "http.response.body", "body": chunk, "more_body": True}
+                )
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        await response.drop_stream()

@@ -10,8 +10,10 @@ Expected failures print one line on stderr and exit with status 1.
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextlib import aclosing
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -54,8 +56,20 @@ from ssea_core.importers import ImportSummary, import_into, open_source
 from ssea_core.importers.runner import SOURCES
 from ssea_core.ingest.service import Ingestor
 from ssea_core.records import PLANS, ApiKeyRecord, Plan, TenantRecord
+from ssea_core.reports import (
+    REPORT_TYPES,
+    REPORTS,
+    ReportFormat,
+    ReportRequest,
+    ReportType,
+    WriteSummary,
+    resolve_request,
+    write_report,
+)
+from ssea_core.reports.worker import ReportWorker, run_worker
 from ssea_core.settings import DEFAULT_DATABASE_URL, Settings
 from ssea_core.validation import describe_errors
+from ssea_storage.artifacts import artifact_store_from_settings
 from ssea_storage.migrate import (
     current_revision,
     head_revision,
@@ -752,6 +766,171 @@ def demo(
     _emit(as_json, {**result, "curl": curls}, "\n".join(text))
     if then_serve:
         _serve(settings, host, port)
+
+
+# -- report jobs: workers and one-off reports (issue 6) ------------------------------
+
+
+def _report_services(store: SqlStore, settings: Settings) -> Services:
+    clock = SystemClock()
+    artifacts = artifact_store_from_settings(settings, clock=clock)
+    return Services(store, settings, clock, artifacts=artifacts)
+
+
+async def _until_signalled(stop: anyio.Event, scope: anyio.CancelScope) -> None:
+    """First SIGINT or SIGTERM: finish the jobs in hand; a second: stop at once."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _signal in signals:
+            if stop.is_set():
+                scope.cancel()
+                return
+            stop.set()
+            click.echo("Stopping after the jobs in hand (again to stop now).", err=True)
+
+
+@cli.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 32),
+    default=None,
+    help="Jobs at a time (default: SSEA_REPORT_WORKER_CONCURRENCY or 1).",
+)
+@click.option("--worker-id", help="Name in leases and logs (default: host-pid-random).")
+@click.option("--once", is_flag=True, help="Run the jobs due now and one sweep, exit.")
+@database_option
+@_handles_errors
+def worker(
+    settings: Settings, concurrency: int | None, worker_id: str | None, once: bool
+) -> None:
+    """Run report workers until interrupted; any number of processes may share one
+    PostgreSQL database (SQLite: one machine)."""
+    count = concurrency or settings.report_worker_concurrency
+
+    async def run(store: SqlStore) -> None:
+        services = _report_services(store, settings)
+        if once:
+            done = await _drain(ReportWorker(services, worker_id=worker_id))
+            click.echo(f"{done} report jobs run.", err=True)
+            return
+        stop = anyio.Event()
+        async with anyio.create_task_group() as group:
+            group.start_soon(_until_signalled, stop, group.cancel_scope)
+            async with anyio.create_task_group() as workers:
+                for index in range(count):
+                    name = (
+                        f"{worker_id}-{index + 1}" if worker_id and count > 1 else None
+                    )
+                    workers.start_soon(
+                        functools.partial(
+                            run_worker,
+                            services,
+                            worker_id=name or worker_id,
+                            stop_event=stop,
+                        )
+                    )
+            group.cancel_scope.cancel()
+
+    _with_store(settings, run)
+
+
+async def _drain(report_worker: ReportWorker) -> int:
+    await report_worker.sweep()
+    done = 0
+    while await report_worker.run_one() is not None:
+        done += 1
+    return done
+
+
+@cli.group()
+def reports() -> None:
+    """Report exports (SPEC §7) run in the foreground, for scripts."""
+
+
+def _param(_ctx: click.Context, _param: click.Parameter, values: Any) -> Any:
+    found: dict[str, str] = {}
+    for value in values:
+        name, sep, text = value.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{value!r} is not NAME=VALUE")
+        found[name.strip()] = text
+    return found
+
+
+class _FileSink:
+    def __init__(self, file: Any) -> None:
+        self._file = file
+
+    async def write(self, chunk: bytes) -> None:
+        await self._file.write(chunk)
+
+
+@reports.command("run")
+@click.argument("report_type", type=click.Choice(REPORT_TYPES))
+@_tenant_option
+@click.option(
+    "--format", "report_format", type=click.Choice(["csv", "json"]), default="csv"
+)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    callback=_param,
+    help="A report parameter, NAME=VALUE (date_from, date_to, max_weeks, course_id).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report here (complete or not at all); default: stdout.",
+)
+@operator_command
+def reports_run(
+    settings: Settings,
+    as_json: bool,
+    report_type: ReportType,
+    tenant_id: UUID,
+    report_format: ReportFormat,
+    params: dict[str, str],
+    out: Path | None,
+) -> None:
+    """Build one report now and write it to a file or stdout."""
+    request = resolve_request(
+        report_type, params, SystemClock().now().date(), report_format
+    )
+
+    async def run(store: SqlStore) -> WriteSummary:
+        await _require_tenant(store, tenant_id)
+        source = store.for_tenant(tenant_id).reports()
+        if out is None:
+            stdout = anyio.wrap_file(sys.stdout.buffer)
+            return await _write(request, source, _FileSink(stdout))
+        partial = out.with_name(f".{out.name}.part")
+        try:
+            async with await anyio.open_file(partial, "wb") as file:
+                summary = await _write(request, source, _FileSink(file))
+            partial.replace(out)
+        finally:
+            partial.unlink(missing_ok=True)
+        return summary
+
+    summary = _with_store(settings, run)
+    payload = {
+        "report_type": report_type,
+        "format": report_format,
+        "rows": summary.rows,
+        "bytes": summary.bytes,
+        "out": str(out) if out is not None else None,
+    }
+    if out is None:
+        click.echo(f"{summary.rows} rows, {summary.bytes} bytes.", err=True)
+    else:
+        _emit(as_json, payload, _fields(payload))
+
+
+async def _write(request: ReportRequest, source: Any, sink: _FileSink) -> WriteSummary:
+    async with aclosing(source.rows(request)) as rows:
+        return await write_report(
+            REPORTS[request.report_type], rows, request.format, sink
+        )
 
 
 def main() -> None:

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from ssea_core.api import auth, branding, dashboard, ingest, viewer
+from ssea_core.api import auth, branding, dashboard, ingest, monitors, reports, viewer
+from ssea_core.artifacts import ArtifactStore
 from ssea_core.auth.authenticate import (
     Authenticated,
     authenticate,
@@ -46,6 +47,8 @@ def build_router() -> Router:
     branding.register(router)
     dashboard.register(router)
     viewer.register(router)
+    reports.register(router)
+    monitors.register(router)
     return router
 
 
@@ -72,10 +75,14 @@ class SseaApp:
         clock: Clock | None = None,
         router: Router | None = None,
         rate_limiter: RateLimiter | None = None,
+        artifacts: ArtifactStore | None = None,
     ) -> None:
         settings = settings or Settings()
         self.services = Services(
-            store=store, settings=settings, clock=clock or SystemClock()
+            store=store,
+            settings=settings,
+            clock=clock or SystemClock(),
+            artifacts=artifacts,
         )
         self.router = router or build_router()
         self.cors = CorsPolicy.from_settings(settings)
@@ -98,6 +105,8 @@ class SseaApp:
             response = Response.from_error(SseaError())
         response = await self._audit(exchange, response)
         self._finish(exchange, response)
+        if request.method == "HEAD":
+            await response.drop_stream()
         return response
 
     async def aclose(self) -> None:

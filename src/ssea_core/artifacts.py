@@ -34,7 +34,7 @@ from ssea_core.errors import (
     NotFoundError,
 )
 
-#: Where the service serves local artifacts; the endpoint itself is not built yet.
+#: Where the service serves local artifacts (``ssea_core.api.reports``).
 LOCAL_DOWNLOAD_PREFIX = "/v1/artifacts"
 #: The longest a signed URL may live: S3's SigV4 limit, kept for local links too.
 MAX_SIGNED_URL_LIFETIME = timedelta(days=7)
@@ -142,6 +142,12 @@ class ArtifactStore(Protocol):
         Raises :class:`ArtifactNotFoundError` when there is no such artifact and
         ``ValueError`` when ``expires_in`` is not between 1 s and 7 days.
         """
+        ...
+
+    async def sweep_partial(self, older_than: datetime) -> int:
+        """Delete what writers that died left behind, untouched since ``older_than``
+        (a folder's ``.part`` files); how many. Stores with nothing to sweep
+        answer 0."""
         ...
 
 
@@ -315,6 +321,9 @@ class MemoryArtifactStore:
         if self._signer is None:
             return None
         return self._signer.sign(tenant_id, key, expires_in)
+
+    async def sweep_partial(self, older_than: datetime) -> int:
+        return 0  # a failed write never stores anything here
 
     def content_type(self, tenant_id: UUID, key: str) -> str:
         """The content type the artifact was written with."""

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ValidationError
 
+from ssea_core.artifacts import ArtifactStore
 from ssea_core.auth.principal import Principal
 from ssea_core.auth.scope import Scope
 from ssea_core.clock import Clock
@@ -23,11 +24,16 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """The long-lived parts an application is built from."""
+    """The long-lived parts an application is built from.
+
+    ``artifacts`` is where report artifacts go; None in an application that serves
+    no report downloads (their routes then answer 503).
+    """
 
     store: Store
     settings: Settings
     clock: Clock
+    artifacts: ArtifactStore | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ Header names are stored lower-cased.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -80,11 +80,42 @@ class Request:
 
 @dataclass(slots=True)
 class Response:
-    """One HTTP response: a status, header pairs and the body bytes."""
+    """One HTTP response: a status, header pairs and the body bytes.
+
+    A large body (a report download) is a ``stream`` of chunks instead: adapters send
+    ``body`` when there is no stream, else every chunk of the stream in order.
+    """
 
     status: int
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
+    stream: AsyncIterator[bytes] | None = None
+
+    @classmethod
+    def streamed(
+        cls,
+        chunks: AsyncIterator[bytes],
+        *,
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        """A response whose body is sent chunk by chunk, as ``chunks`` yields them."""
+        return cls(status=status, headers=list((headers or {}).items()), stream=chunks)
+
+    async def read_body(self) -> bytes:
+        """The whole body: ``body``, or every chunk of the stream (which it uses up)."""
+        if self.stream is None:
+            return self.body
+        chunks = [chunk async for chunk in self.stream]
+        self.stream = None
+        return b"".join(chunks)
+
+    async def drop_stream(self) -> None:
+        """Close the stream unsent (a HEAD request, a client gone)."""
+        stream, self.stream = self.stream, None
+        close = getattr(stream, "aclose", None)
+        if close is not None:
+            await close()
 
     @classmethod
     def json(

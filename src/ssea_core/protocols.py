@@ -22,7 +22,10 @@ from ssea_core.branding import Branding
 from ssea_core.ingest.events import PreparedEvent
 from ssea_core.ingest.sessions import SessionPolicy
 from ssea_core.metrics.repository import AnalyticsRepository
+from ssea_core.monitors import MonitorRepository
 from ssea_core.records import ApiKeyRecord, IngestResult, Plan, SyncResult, TenantRecord
+from ssea_core.reports.export import ReportSource
+from ssea_core.reports.jobs import ReportJobQueue, ReportJobRepository
 
 
 class OperatorRepository(Protocol):
@@ -112,6 +115,18 @@ class TenantRepository(Protocol):
         """Set the named branding fields; ``ConflictError`` for a domain in use."""
         ...
 
+    def reports(self) -> ReportSource:
+        """The rows of each report type for this tenant."""
+        ...
+
+    def report_jobs(self) -> ReportJobRepository:
+        """This tenant's report jobs and artifact rows."""
+        ...
+
+    def monitors(self) -> MonitorRepository:
+        """This tenant's monitors and their counts."""
+        ...
+
 
 class Store(Protocol):
     """A data store: the operator repository and one repository per tenant."""
@@ -120,5 +135,9 @@ class Store(Protocol):
     def operator(self) -> OperatorRepository: ...
 
     def for_tenant(self, tenant_id: UUID) -> TenantRepository: ...
+
+    def report_queue(self) -> ReportJobQueue:
+        """The report job queue workers take jobs from (across tenants)."""
+        ...
 
     async def aclose(self) -> None: ...

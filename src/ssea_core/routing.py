@@ -1,8 +1,9 @@
 """A route table with path parameters.
 
 Patterns are literal segments and ``{name}`` segments; a parameter matches one
-non-empty path segment. An unknown path is a 404; a known path with another method is
-a 405 that lists the allowed methods.
+non-empty path segment, and a last ``{name:path}`` matches the rest of the path
+(several segments, e.g. an artifact key). An unknown path is a 404; a known path with
+another method is a 405 that lists the allowed methods.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ AuthMode = Literal["public", "api_key", "session", "viewer"]
 #: Which rate applies: ``default`` and ``ingest`` per credential, ``public`` per
 #: client address, ``none`` for probes such as /health.
 RateGroup = Literal["default", "ingest", "public", "none"]
-_PARAM = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+_PARAM = re.compile(r"\{([a-z_][a-z0-9_]*)(:path)?\}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +45,14 @@ class Route:
 
     def __post_init__(self) -> None:
         parts = _PARAM.split(self.pattern)
-        source = "".join(
-            f"(?P<{part}>[^/]+)" if index % 2 else re.escape(part)
-            for index, part in enumerate(parts)
-        )
+        pieces = []
+        for index in range(0, len(parts), 3):
+            pieces.append(re.escape(parts[index]))
+            if index + 1 < len(parts):
+                name, rest = parts[index + 1], parts[index + 2]
+                segment = r"[^/]+(?:/[^/]+)*" if rest else "[^/]+"
+                pieces.append(f"(?P<{name}>{segment})")
+        source = "".join(pieces)
         object.__setattr__(self, "regex", re.compile(f"^{source}$"))
 
     @property

@@ -80,6 +80,40 @@ class Settings(BaseSettings):
     rate_limit_ingest: str = "1200/minute"
     rate_limit_public: str = "60/minute"
 
+    # -- report jobs and artifacts (SPEC §7; docs/reports.md) --------------------------
+    #: Signs local download links (32 bytes or more); unset: local artifacts inline.
+    artifact_signing_secret: SecretStr | None = None
+    #: Put in front of local download links (e.g. https://analytics.example.edu).
+    artifact_public_base_url: str | None = None
+    artifact_s3_endpoint_url: str | None = None
+    artifact_s3_region: str | None = None
+    artifact_s3_access_key_id: str | None = None
+    artifact_s3_secret_access_key: SecretStr | None = None
+    artifact_s3_session_token: SecretStr | None = None
+    artifact_s3_addressing_style: Literal["auto", "virtual", "path"] = "auto"
+    #: Lifetime of the signed URLs handed out (S3's SigV4 caps it at 7 days).
+    artifact_url_ttl_seconds: int = Field(default=3600, ge=1, le=7 * 86_400)
+    #: How long a completed job's artifact is kept before it expires and is deleted.
+    artifact_retention_seconds: int = Field(default=7 * 86_400, ge=60)
+    #: A local ``.part`` file untouched this long is a dead writer's: swept away.
+    artifact_part_max_age_seconds: int = Field(default=3600, ge=1)
+    #: ``redirect`` to a signed URL when the store signs, or always ``inline``.
+    report_download_mode: Literal["redirect", "inline"] = "redirect"
+    #: Run report workers inside ``ssea serve`` (``ssea worker`` runs them apart).
+    report_worker_enabled: bool = True
+    #: Jobs one process runs at the same time.
+    report_worker_concurrency: int = Field(default=1, ge=1, le=32)
+    #: Seconds between looks for a new job when the queue is empty.
+    report_worker_poll_seconds: float = Field(default=2.0, gt=0, le=300)
+    #: Seconds between sweeps of expired artifacts and stale ``.part`` files.
+    report_sweep_interval_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    #: A worker holds its job this long and renews it every third of it.
+    report_job_lease_seconds: int = Field(default=60, ge=2, le=3600)
+    #: Attempts before a job that keeps failing (or losing its worker) is failed.
+    report_job_max_attempts: int = Field(default=3, ge=1, le=20)
+    #: Seconds a failed attempt waits before the job may be taken again.
+    report_job_retry_delay_seconds: int = Field(default=10, ge=0, le=3600)
+
     # -- browsers ---------------------------------------------------------------------
     #: Origins allowed to call the API from a browser; ``*`` allows any (no cookies).
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -114,6 +148,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"'{value}' is not a rate; write e.g. '600/minute' or '10/second'"
             ) from exc
+        return value
+
+    @field_validator("artifact_signing_secret")
+    @classmethod
+    def _signing_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < 32:
+            raise ValueError(
+                "the artifact signing secret needs at least 32 bytes; make one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
         return value
 
     @field_validator("cors_origins")

@@ -13,10 +13,11 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Literal, TypeVar
 from uuid import UUID
@@ -37,6 +38,7 @@ from ssea_core.artifacts import (
 )
 from ssea_core.clock import Clock, SystemClock
 from ssea_core.errors import MisconfiguredError
+from ssea_core.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ UPLOAD_PART_BYTES = 8 * 1024 * 1024
 _LOCAL = frozenset({None, "file", "local"})
 _S3 = frozenset({"s3", "s3a", "r2"})
 _MISSING = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
+_PART_NAME = re.compile(r"\..+\.[0-9a-f]{16}\.part")
 
 
 def _dependency_errors() -> tuple[type[BaseException], ...]:
@@ -247,6 +250,18 @@ class FsspecArtifactStore:
         url = await _blocking(self._fs.sign, path, expiration=seconds)
         return SignedUrl(str(url), expires_at)
 
+    async def sweep_partial(self, older_than: datetime) -> int:
+        """Remove a folder's ``.part`` files untouched since ``older_than`` (left by
+        writers that died); how many. S3 and R2 keep no partial objects: an
+        unfinished multipart upload is invisible, and a bucket lifecycle rule
+        (AbortIncompleteMultipartUpload) removes its parts."""
+        if not self._local:
+            return 0
+        removed = await _blocking(_stale_parts, self._root, older_than.timestamp())
+        if removed:
+            logger.info("removed %d stale partial artifact files", removed)
+        return removed
+
     async def _info(self, path: str) -> dict[str, Any]:
         info: dict[str, Any] = await _blocking(self._fs.info, path)
         if info.get("type") != "file":
@@ -263,10 +278,26 @@ class FsspecArtifactStore:
 
 def _part_path(final: str) -> str:
     # A dot-prefixed name: no valid key can name it (ssea_core.artifacts.check_key).
-    # Known shortcoming: a process killed mid-write leaves its .part file behind;
-    # nothing sweeps them yet (the artifact retention job should).
+    # A process killed mid-write leaves it behind: sweep_partial removes it later.
     folder, name = os.path.split(final)
     return os.path.join(folder, f".{name}.{secrets.token_hex(8)}.part")
+
+
+def _stale_parts(root: str, cutoff: float) -> int:
+    """Remove ``.part`` files under ``root`` last modified before ``cutoff``."""
+    removed = 0
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            if not _PART_NAME.fullmatch(name):
+                continue
+            path = os.path.join(folder, name)
+            try:
+                if os.stat(path).st_mtime < cutoff:
+                    os.remove(path)
+                    removed += 1
+            except FileNotFoundError:
+                continue  # its writer finished or gave up meanwhile
+    return removed
 
 
 def _s3_filesystem(protocol: str, options: S3Options) -> Any:
@@ -287,3 +318,25 @@ def _local_signer(
     if not local or secret is None:
         return None
     return LocalUrlSigner(secret, base_url=base_url or "", clock=clock)
+
+
+def artifact_store_from_settings(
+    settings: Settings, *, clock: Clock | None = None
+) -> FsspecArtifactStore:
+    """The artifact store the ``SSEA_ARTIFACT_*`` settings describe."""
+    secret = settings.artifact_signing_secret
+    options = S3Options(
+        endpoint_url=settings.artifact_s3_endpoint_url,
+        region=settings.artifact_s3_region,
+        access_key_id=settings.artifact_s3_access_key_id,
+        secret_access_key=settings.artifact_s3_secret_access_key,
+        session_token=settings.artifact_s3_session_token,
+        addressing_style=settings.artifact_s3_addressing_style,
+    )
+    return FsspecArtifactStore(
+        settings.artifact_url,
+        signing_secret=secret.get_secret_value() if secret is not None else None,
+        public_base_url=settings.artifact_public_base_url,
+        s3_options=options,
+        clock=clock,
+    )

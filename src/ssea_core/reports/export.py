@@ -45,10 +45,16 @@ class ExportResult:
 
 
 def artifact_key(
-    job_id: str, report_type: ReportType, report_format: ReportFormat
+    job_id: str,
+    report_type: ReportType,
+    report_format: ReportFormat,
+    attempt: int | None = None,
 ) -> str:
-    """Where a job's artifact is stored: ``reports/{job_id}/{type}.{format}``."""
-    return check_key(f"reports/{job_id}/{report_type}.{report_format}")
+    """Where a job's artifact is stored: ``reports/{job_id}/{type}.{format}``, or
+    ``reports/{job_id}/{attempt}/{type}.{format}`` for one attempt of a job (so an
+    attempt that lost its lease never overwrites the one that completed)."""
+    folder = f"reports/{job_id}" if attempt is None else f"reports/{job_id}/{attempt}"
+    return check_key(f"{folder}/{report_type}.{report_format}")
 
 
 async def export_report(

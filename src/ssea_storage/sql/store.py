@@ -31,7 +31,10 @@ from ssea_storage.secrets import SecretBox, new_secret
 from ssea_storage.sql.access import SqlAccessRepository, load_tenant_auth
 from ssea_storage.sql.catalogue import sync_items
 from ssea_storage.sql.executor import SqlExecutor, make_engine
+from ssea_storage.sql.jobs import SqlReportJobs, SqlReportQueue
+from ssea_storage.sql.monitors import SqlMonitors
 from ssea_storage.sql.reads import SqlAnalyticsRepository
+from ssea_storage.sql.reports import SqlReportQueries
 from ssea_storage.sql.schema import api_keys, tenants
 from ssea_storage.sql.writes import EventWriter
 
@@ -278,6 +281,18 @@ class SqlTenantRepository:
         """Enrolment scopes, SSO ids, viewer audit and secrets of this tenant."""
         return SqlAccessRepository(self._executor, self._box, self._tenant_id)
 
+    def reports(self) -> SqlReportQueries:
+        """The rows of each report type for this tenant, streamed."""
+        return SqlReportQueries(self._executor, self._tenant_id)
+
+    def report_jobs(self) -> SqlReportJobs:
+        """This tenant's report jobs and artifact rows."""
+        return SqlReportJobs(self._executor, self._tenant_id)
+
+    def monitors(self) -> SqlMonitors:
+        """This tenant's monitors and their counts."""
+        return SqlMonitors(self._executor, self._tenant_id)
+
     async def get_branding(self) -> Branding:
         query = select(tenants).where(tenants.c.tenant_id == self._tenant_id)
 
@@ -340,6 +355,10 @@ class SqlStore:
 
     def for_tenant(self, tenant_id: UUID) -> SqlTenantRepository:
         return SqlTenantRepository(self.executor, self._box, tenant_id)
+
+    def report_queue(self) -> SqlReportQueue:
+        """The report job queue of every tenant, for workers."""
+        return SqlReportQueue(self.executor)
 
     def create_schema(self) -> None:
         """Create every table directly (tests, examples); services use migrations."""
