@@ -8,14 +8,35 @@ import nox
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "typecheck", "tests_sqlite", "tests_postgres"]
+nox.options.sessions = [
+    "lint",
+    "typecheck",
+    "tests_sqlite",
+    "tests_postgres",
+    "examples",
+]
 
 PYTHONS = ["3.11", "3.12", "3.13", "3.14"]
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+#: Every example, each run with ``--check`` (a few seconds in all).
+EXAMPLES = [
+    "examples/plain_uvicorn.py",
+    "examples/fastapi_mount.py",
+    "examples/starlette_mount.py",
+    "examples/flask_mount.py",
+    "examples/django_project/wsgi.py",
+    "examples/library_overview.py",
+]
 
 
-def _install(session: nox.Session) -> None:
-    session.install("-e", ".[dev,server,postgres,s3]")
+def _install(session: nox.Session, *extras: str) -> None:
+    wanted = ",".join(["dev", "server", "postgres", "s3", *extras])
+    session.install("-e", f".[{wanted}]")
+
+
+def _run_examples(session: nox.Session) -> None:
+    for example in EXAMPLES:
+        session.run("python", example, "--check")
 
 
 @nox.session
@@ -54,10 +75,19 @@ def tests_postgres(session: nox.Session) -> None:
 
 
 @nox.session
+def examples(session: nox.Session) -> None:
+    """Every example started, asked once and stopped (``--check``)."""
+    session.install("-e", ".[examples,server]")
+    _run_examples(session)
+
+
+@nox.session
 def ci(session: nox.Session) -> None:
-    """Everything CI checks, in one environment: lint, types, both databases."""
-    _install(session)
+    """Everything CI checks, in one environment: lint, types, both databases,
+    examples."""
+    _install(session, "examples")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
     session.run("pytest", *session.posargs)
+    _run_examples(session)
