@@ -14,8 +14,8 @@ chunk by chunk). Invariants:
   refused before a byte is read.
 - A mounted app routes below ``SCRIPT_NAME``: ``PATH_INFO`` is the core's path.
 
-WSGI has no lifespan, so no background task runs here: report jobs created through
-this adapter need ``ssea worker`` running beside it.
+WSGI has no lifespan, so the background tasks of ``ssea serve`` (report workers, the
+risk scheduler) do not run here: report jobs need ``ssea worker`` beside it.
 """
 
 from __future__ import annotations
