@@ -5,8 +5,8 @@ It only translates: an HTTP scope and its body become a
 the ``http.response.*`` messages (a streamed body chunk by chunk). The store is opened
 at lifespan startup, or on the first request when the server sends no lifespan (e.g.
 ``httpx.ASGITransport``); a store that cannot be opened answers 503 envelopes instead
-of crashing the worker. With a lifespan, the background tasks (report workers) run
-in one task group from startup to shutdown.
+of crashing the worker. With a lifespan, the background tasks (the risk scheduler,
+report workers) run in one task group from startup to shutdown.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from ssea_core.errors import PayloadTooLargeError, SseaError
 from ssea_core.http import Request, Response
 from ssea_core.protocols import Store
 from ssea_core.reports.worker import run_worker
+from ssea_core.risk.service import run_risk_scheduler
 from ssea_core.settings import Settings
 from ssea_storage.artifacts import artifact_store_from_settings
 from ssea_storage.migrate import open_ready_store
@@ -130,16 +131,26 @@ class SseaAsgiApp:
         return render_error(request, error, self.settings)
 
     def background_tasks(self, core: SseaApp) -> list[Background]:
-        """What runs beside the server: ``report_worker_concurrency`` report
+        """What runs beside the server: the risk scheduler unless
+        ``risk_scheduler_enabled`` is off, and ``report_worker_concurrency`` report
         workers unless ``report_worker_enabled`` is off."""
         services, settings = core.services, self.settings
+        tasks: list[Background] = []
+        if settings.risk_scheduler_enabled:
+
+            async def risk_scheduler(stop: anyio.Event) -> None:
+                await run_risk_scheduler(
+                    services.store, settings, services.clock, stop_event=stop
+                )
+
+            tasks.append(risk_scheduler)
         if not settings.report_worker_enabled or services.artifacts is None:
-            return []
+            return tasks
 
         async def report_worker(stop: anyio.Event) -> None:
             await run_worker(services, stop_event=stop)
 
-        return [report_worker] * settings.report_worker_concurrency
+        return tasks + [report_worker] * settings.report_worker_concurrency
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         stop, stopped = anyio.Event(), anyio.Event()

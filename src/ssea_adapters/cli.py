@@ -67,6 +67,8 @@ from ssea_core.reports import (
     write_report,
 )
 from ssea_core.reports.worker import ReportWorker, run_worker
+from ssea_core.risk.builder import day_start
+from ssea_core.risk.service import RecomputeSummary, evaluate_tenant_alerts, recompute
 from ssea_core.settings import DEFAULT_DATABASE_URL, Settings
 from ssea_core.validation import describe_errors
 from ssea_storage.artifacts import artifact_store_from_settings
@@ -931,6 +933,74 @@ async def _write(request: ReportRequest, source: Any, sink: _FileSink) -> WriteS
         return await write_report(
             REPORTS[request.report_type], rows, request.format, sink
         )
+
+
+# -- risk scores and alerts (issue 5) -----------------------------------------------
+
+
+@cli.group()
+def risk() -> None:
+    """Risk scores (SPEC §6); a running service recomputes them after ingestion."""
+
+
+def _summary_text(summary: RecomputeSummary) -> str:
+    row = summary.as_dict()
+    row["levels"] = ", ".join(f"{name} {n}" for name, n in summary.levels.items())
+    changes = summary.alerts
+    row["alerts"] = (
+        "not evaluated (--as-of)"
+        if changes is None
+        else f"{changes.raised} raised, {changes.updated} updated"
+    )
+    return _fields(row)
+
+
+@risk.command("recompute")
+@_tenant_option
+@click.option(
+    "--as-of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Score as of the start of this UTC day, from the data dated before it "
+    "(default: now). Alerts are evaluated only as of now.",
+)
+@operator_command
+def risk_recompute(
+    settings: Settings, as_json: bool, tenant_id: UUID, as_of: datetime | None
+) -> None:
+    """Score every student of a tenant, store the scores, evaluate the alerts."""
+    now = SystemClock().now()
+    moment = day_start(as_of.date()) if as_of is not None else now
+
+    async def run(store: SqlStore) -> RecomputeSummary:
+        await _require_tenant(store, tenant_id)
+        return await recompute(
+            store, tenant_id, as_of=moment, now=now, alerts=as_of is None
+        )
+
+    summary = _with_store(settings, run)
+    _emit(as_json, summary.as_dict(), _summary_text(summary))
+
+
+@cli.group()
+def alerts() -> None:
+    """Alerts about students (SPEC §6): inactivity, performance drops, …"""
+
+
+@alerts.command("evaluate")
+@_tenant_option
+@operator_command
+def alerts_evaluate(settings: Settings, as_json: bool, tenant_id: UUID) -> None:
+    """Evaluate a tenant's alert rules now (scores stay as stored)."""
+    now = SystemClock().now()
+
+    async def run(store: SqlStore) -> dict[str, Any]:
+        await _require_tenant(store, tenant_id)
+        changes = await evaluate_tenant_alerts(store, tenant_id, now=now)
+        return {"tenant_id": tenant_id, **asdict(changes)}
+
+    payload = _with_store(settings, run)
+    _emit(as_json, payload, _fields(payload))
 
 
 def main() -> None:

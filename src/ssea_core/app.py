@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from ssea_core.api import auth, branding, dashboard, ingest, monitors, reports, viewer
+from ssea_core.api import (
+    auth,
+    branding,
+    dashboard,
+    ingest,
+    monitors,
+    reports,
+    risk,
+    viewer,
+)
 from ssea_core.artifacts import ArtifactStore
 from ssea_core.auth.authenticate import (
     Authenticated,
@@ -46,6 +55,7 @@ def build_router() -> Router:
     auth.register(router)
     branding.register(router)
     dashboard.register(router)
+    risk.register(router)
     viewer.register(router)
     reports.register(router)
     monitors.register(router)

@@ -26,6 +26,7 @@ from ssea_core.monitors import MonitorRepository
 from ssea_core.records import ApiKeyRecord, IngestResult, Plan, SyncResult, TenantRecord
 from ssea_core.reports.export import ReportSource
 from ssea_core.reports.jobs import ReportJobQueue, ReportJobRepository
+from ssea_core.risk.repository import RiskQueue, RiskRepository
 
 
 class OperatorRepository(Protocol):
@@ -107,6 +108,10 @@ class TenantRepository(Protocol):
         """Enrolment lookups, SSO ids, viewer audit and secrets of this tenant."""
         ...
 
+    def risk(self) -> RiskRepository:
+        """Risk scores, acknowledgements and alerts of this tenant (SPEC §6)."""
+        ...
+
     async def get_branding(self) -> Branding:
         """The tenant's branding (fields unset are None)."""
         ...
@@ -133,6 +138,10 @@ class Store(Protocol):
 
     @property
     def operator(self) -> OperatorRepository: ...
+
+    def risk_queue(self) -> RiskQueue:
+        """The tenants waiting for a risk recompute (across tenants)."""
+        ...
 
     def for_tenant(self, tenant_id: UUID) -> TenantRepository: ...
 

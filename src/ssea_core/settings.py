@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     #: Largest request body read; a batch of 500 events with full metadata fits.
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
 
+    # -- risk scores and alerts (SPEC §6; docs/risk.md) -------------------------------
+    #: Recompute marked tenants inside the ASGI application (lifespan startup).
+    risk_scheduler_enabled: bool = True
+    #: Seconds between two passes over the tenants whose data changed.
+    risk_interval_seconds: float = Field(default=60.0, gt=0, le=86_400)
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65_535)
 

@@ -13,7 +13,15 @@ from ssea_core.errors import BadRequestError
 from ssea_core.metrics import compute
 from ssea_core.metrics.params import HeatmapQuery, PeriodQuery, UsersQuery
 from ssea_core.metrics.period import Period, resolve_period
-from ssea_core.metrics.repository import DayTotals, GradeValue, HourTotals, Totals
+from ssea_core.metrics.repository import (
+    DayTotals,
+    GradeValue,
+    HourTotals,
+    Page,
+    Totals,
+    UserActivity,
+    UserFilter,
+)
 from ssea_core.metrics.results import Overview, TrendPoint, Trends
 from ssea_core.metrics.service import Analytics
 
@@ -221,6 +229,17 @@ class FakeRepository:
         self.calls.append(f"totals {period.start}..{period.end}")
         return Totals(events=11, sessions=7, seconds=2520, active_users=4)
 
+    async def at_risk_count(self) -> int:
+        self.calls.append("at_risk_count")
+        return 3
+
+    async def users(
+        self, period: Period, where: UserFilter, page: Page
+    ) -> tuple[list[UserActivity], int]:
+        self.calls.append(f"users risk_level={where.risk_level}")
+        row = UserActivity("u1", "ann", "Ann", None, 4, 120, "high", 61.5)
+        return [row], 1
+
     def __getattr__(self, name: str) -> object:
         raise AssertionError(f"unexpected repository call: {name}")
 
@@ -237,12 +256,17 @@ async def test_overview_from_a_repository() -> None:
         active_users=4,
         total_sessions=7,
         avg_time_spent_mins=10.5,
-        at_risk_count=0,
+        at_risk_count=3,
     )
-    assert repository.calls == ["totals 2026-02-24..2026-03-02"]
+    assert repository.calls == ["totals 2026-02-24..2026-03-02", "at_risk_count"]
 
 
-async def test_risk_level_filter_matches_nobody_before_scores_exist() -> None:
-    analytics = Analytics(FakeRepository(), uuid4(), TODAY)  # type: ignore[arg-type]
+async def test_the_risk_level_filter_goes_to_the_repository() -> None:
+    repository = FakeRepository()
+    analytics = Analytics(repository, uuid4(), TODAY)  # type: ignore[arg-type]
     query = UsersQuery.model_validate({"risk_level": "high"})
-    assert await analytics.users(query) == ([], 0)
+
+    users, total = await analytics.users(query)
+
+    assert repository.calls == ["users risk_level=high"]
+    assert (users[0].risk_level, users[0].risk_score, total) == ("high", 61.5, 1)

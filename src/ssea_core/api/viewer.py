@@ -1,13 +1,15 @@
 """Viewer routes for Moodle iframes (SPEC §3, §4.3): signed contexts, no JWT.
 
-A student context reaches only its own pages; a teacher context its own course health
-and the student pages of students in the courses it teaches. The policy narrows every
+A student context reaches only its own pages (profile, progress, alerts); a teacher
+context its own course health and at-risk students, and the student pages of students
+in the courses it teaches. The policy narrows every
 read to that scope, and the app writes an audit row for every viewer access.
 """
 
 from __future__ import annotations
 
 from ssea_core.api.dashboard import analytics_for, list_answer, object_answer
+from ssea_core.api.risk import alerts_answer, at_risk_answer
 from ssea_core.context import RequestContext
 from ssea_core.http import Response
 from ssea_core.metrics.params import CoursesQuery, PeriodQuery
@@ -31,8 +33,14 @@ async def teacher_course_health(ctx: RequestContext) -> Response:
     return list_answer(*await analytics_for(ctx).courses(ctx.query(CoursesQuery)))
 
 
-# Missing: student/{id}/alerts and teacher/{id}/students/at-risk need the risk scores
-# and alerts of SPEC §6, which are not stored yet; they come with the risk/alerts work.
+async def student_alerts(ctx: RequestContext) -> Response:
+    """The student's own alerts (a teacher: those in the courses they teach)."""
+    return await alerts_answer(ctx)
+
+
+async def teacher_students_at_risk(ctx: RequestContext) -> Response:
+    """The at-risk students of the courses the teacher teaches."""
+    return await at_risk_answer(ctx)
 
 
 def register(router: Router) -> None:
@@ -41,6 +49,7 @@ def register(router: Router) -> None:
     for suffix, handler in (
         ("/profile", student_profile),
         ("/progress", student_progress),
+        ("/alerts", student_alerts),
     ):
         router.add(
             "GET",
@@ -55,6 +64,15 @@ def register(router: Router) -> None:
         PREFIX + "/teacher/{moodle_user_id}/courses/health",
         teacher_course_health,
         name="viewer_teacher_course_health",
+        auth=("viewer",),
+        roles=("teacher",),
+        caller_path=True,
+    )
+    router.add(
+        "GET",
+        PREFIX + "/teacher/{moodle_user_id}/students/at-risk",
+        teacher_students_at_risk,
+        name="viewer_teacher_students_at_risk",
         auth=("viewer",),
         roles=("teacher",),
         caller_path=True,

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal, Protocol, TypeVar
 
-from ssea_core.metrics.params import CourseSort, UserSort
+from ssea_core.metrics.params import CourseSort, RiskLevel, UserSort
 from ssea_core.metrics.period import Period
+from ssea_core.risk.records import StoredRisk
 
 T = TypeVar("T")
 #: A page of rows and the number of rows of every page together.
@@ -73,11 +74,13 @@ class UserFilter:
     course_id: str | None = None
     text: str | None = None
     sort: UserSort = "events_desc"
+    #: Users whose stored risk (of ``course_id`` when given) has this level.
+    risk_level: RiskLevel | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class UserActivity:
-    """A user and their activity in a period."""
+    """A user and their activity in a period (and their stored risk, if any)."""
 
     user_id: str
     username: str | None
@@ -85,6 +88,8 @@ class UserActivity:
     last_seen_at: datetime | None
     events: int
     seconds: int
+    risk_level: RiskLevel | None = None
+    risk_score: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +153,8 @@ class CourseStats:
     tracked_modules: int
     completed_modules: int
     avg_grade_pct: float | None
+    #: Students whose stored risk in the course is high or critical.
+    at_risk: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +246,17 @@ class AnalyticsRepository(Protocol):
 
     async def user_enrolments(self, user_id: str) -> list[UserEnrolment]:
         """The user's enrolments with completion and grade per course."""
+        ...
+
+    async def user_risk(
+        self, user_id: str
+    ) -> tuple[StoredRisk | None, list[StoredRisk]]:
+        """The user's stored risk as the scope sees it, and their per-course scores
+        in scope; (None, []) before any score was computed."""
+        ...
+
+    async def at_risk_count(self) -> int:
+        """Students in scope whose stored risk is high or critical."""
         ...
 
     async def user_events(

@@ -5,18 +5,21 @@ Minutes are one-decimal floats except ``total_time_mins``, a whole number as the
 shows it; percentages are 0 to 100 with one decimal, null when their denominator is 0.
 
 Risk fields (``risk_level``, ``risk_score``, ``at_risk_count``, the profile's ``risk``)
-belong to the risk engine of SPEC §6, which is not built yet: until it is they are
-null, and counts of at-risk students are 0. They are never estimated here.
+come from the scores the risk engine stored (``docs/risk.md``): null until a score
+was computed (counts 0), and each shows the ``as_of`` it was computed for where it
+carries factors. They are never estimated here.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ssea_core.metrics.params import Granularity, RiskLevel
+from ssea_core.risk.records import StoredRisk
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -124,6 +127,78 @@ class AssignmentSubmission(_Result):
     due_date: datetime | None
 
 
+class FactorItem(_Result):
+    """One factor of a score: value 0..1, re-normalised weight, points, reason."""
+
+    name: str
+    value: float
+    weight: float
+    contribution: float
+    reason: str
+
+
+class RiskSummary(_Result):
+    """A stored score with its factors, as of when it was computed for."""
+
+    risk_level: RiskLevel | None
+    risk_score: float | None
+    #: The course the score is about (for an overall score, the highest course).
+    course_id: str | None
+    factors: list[FactorItem]
+    #: Factors left out of the score: no data, or a weight of zero.
+    unavailable: list[str]
+    days_inactive: int | None
+    completion_pct: float | None
+    as_of: datetime
+    computed_at: datetime
+
+    @staticmethod
+    def fields(risk: StoredRisk) -> dict[str, Any]:
+        """The fields of a summary of ``risk``."""
+        return {
+            "risk_level": risk.level,
+            "risk_score": risk.score,
+            "course_id": risk.course_id,
+            "factors": factor_items(risk.factors),
+            "unavailable": risk.unavailable,
+            "days_inactive": risk.days_inactive,
+            "completion_pct": risk.completion_pct,
+            "as_of": risk.as_of,
+            "computed_at": risk.computed_at,
+        }
+
+
+class CourseRisk(_Result):
+    """A student's score in one course."""
+
+    course_id: str
+    risk_level: RiskLevel | None
+    risk_score: float | None
+
+
+class ProfileRisk(RiskSummary):
+    """The ``risk`` of a user profile: the score, and the score in each course."""
+
+    courses: list[CourseRisk]
+
+    @classmethod
+    def of(cls, risk: StoredRisk, per_course: list[StoredRisk]) -> ProfileRisk:
+        courses = [
+            CourseRisk(
+                course_id=item.course_id or "",
+                risk_level=item.level,
+                risk_score=item.score,
+            )
+            for item in per_course
+        ]
+        return cls(**cls.fields(risk), courses=courses)
+
+
+def factor_items(stored: list[dict[str, Any]]) -> list[FactorItem]:
+    """Stored factors (``FactorScore.as_dict``) as answer items."""
+    return [FactorItem.model_validate(item) for item in stored]
+
+
 class UserProfile(_Result):
     """``GET …/users/{user_id}``."""
 
@@ -132,7 +207,8 @@ class UserProfile(_Result):
     timeline: list[TimelineDay]
     quiz_attempts: list[QuizAttempt]
     assignment_submissions: list[AssignmentSubmission]
-    risk: None = None
+    #: Null until a score was computed for the user.
+    risk: ProfileRisk | None = None
 
 
 class TopUser(_Result):

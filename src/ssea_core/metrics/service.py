@@ -5,7 +5,8 @@ Invariants:
   profile's quiz attempts and assignment submissions are the one exception, a lookup
   bounded to one user and to :data:`PROFILE_EVENTS_LIMIT` rows.
 - Periods are whole UTC days relative to the service's clock (``today``).
-- Risk fields stay null (0 for counts) until the risk engine of SPEC §6 exists.
+- Risk fields come from the stored scores (``docs/risk.md``), as the scope sees them:
+  null (0 for counts) until a score was computed.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from ssea_core.metrics.results import (
     ItemGrades,
     ModuleCompletion,
     Overview,
+    ProfileRisk,
     QuizAttempt,
     StudentProgress,
     TimelineDay,
@@ -101,6 +103,7 @@ class Analytics:
             avg_time_spent_mins=compute.minutes_per(
                 totals.seconds, totals.active_users
             ),
+            at_risk_count=await self._repository.at_risk_count(),
         )
 
     async def trends(self, query: TrendsQuery) -> Trends:
@@ -143,14 +146,12 @@ class Analytics:
     async def users(self, query: UsersQuery) -> tuple[list[UserSummary], int]:
         """A page of users and the total; see ``UsersQuery`` for filters and order."""
         period = self.period(query)
-        if query.risk_level is not None:
-            # No risk scores exist before the risk engine (SPEC §6): none has a level.
-            return [], 0
         where = UserFilter(
             role=query.role,
             course_id=query.course_id,
             text=query.q.lower() if query.q else None,
             sort=query.sort,
+            risk_level=query.risk_level,
         )
         rows, total = await self._repository.users(period, where, _page(query))
         users = [
@@ -161,6 +162,8 @@ class Analytics:
                 last_seen_at=row.last_seen_at,
                 total_events=row.events,
                 total_time_mins=compute.whole_minutes(row.seconds),
+                risk_level=row.risk_level,
+                risk_score=row.risk_score,
             )
             for row in rows
         ]
@@ -173,6 +176,7 @@ class Analytics:
         if record is None:
             raise NotFoundError(f"No user '{user_id}' in this tenant.")
 
+        risk, per_course = await self._repository.user_risk(user_id)
         user = UserDetail(
             user_id=record.user_id,
             username=record.username,
@@ -180,6 +184,8 @@ class Analytics:
             last_seen_at=record.last_seen_at,
             total_events=record.events,
             total_time_mins=compute.whole_minutes(record.seconds),
+            risk_level=risk.level if risk is not None else None,
+            risk_score=risk.score if risk is not None else None,
             email=record.email,
             suspended=record.suspended,
             first_seen_at=record.first_seen_at,
@@ -206,6 +212,7 @@ class Analytics:
             ],
             quiz_attempts=[_quiz_attempt(row) for row in quizzes],
             assignment_submissions=[_submission(row) for row in submissions],
+            risk=ProfileRisk.of(risk, per_course) if risk is not None else None,
         )
 
     async def progress(self, user_id: str) -> StudentProgress:
@@ -404,6 +411,7 @@ def _course_summary(row: CourseStats) -> CourseSummary:
             if row.avg_grade_pct is not None
             else None
         ),
+        at_risk_count=row.at_risk,
     )
 
 

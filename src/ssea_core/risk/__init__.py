@@ -2,7 +2,11 @@
 
 Build a ``StudentFeatures`` per student (and course) as of a moment, call ``score``
 with the tenant's ``RiskSettings``, then ``evaluate_alerts`` with the previous
-``AlertState``. Nothing here reads a clock, a database or a file.
+``AlertState``. Nothing exported here reads a clock, a database or a file.
+
+The use case around them lives in submodules: ``builder`` assembles the features
+from rows a store read (pure too), ``repository`` is the storage seam, ``service``
+recomputes a tenant, evaluates its alerts and runs the background scheduler.
 """
 
 from ssea_core.risk.alerts import (

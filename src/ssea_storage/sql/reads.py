@@ -66,7 +66,9 @@ from ssea_core.metrics.repository import (
     UserFilter,
     UserRecord,
 )
+from ssea_core.risk.records import StoredRisk
 from ssea_storage.sql.executor import SqlExecutor
+from ssea_storage.sql.risk import AT_RISK, ScopeConditions, risk_view, stored_risk
 from ssea_storage.sql.schema import (
     completions,
     courses,
@@ -77,6 +79,7 @@ from ssea_storage.sql.schema import (
     grades,
     hourly_rollups,
     modules,
+    risk_scores,
     user_activity,
     users,
 )
@@ -385,6 +388,7 @@ class SqlAnalyticsRepository:
         ).subquery("known")
         activity = self._user_activity(period, where.course_id)
         seen = user_activity
+        risk = risk_view(self._tenant_id, self._scope, where.course_id)
         query = (
             select(
                 known.c.user_id,
@@ -393,6 +397,8 @@ class SqlAnalyticsRepository:
                 seen.c.last_seen_at,
                 func.coalesce(activity.c.events, 0).label("events"),
                 func.coalesce(activity.c.seconds, 0).label("seconds"),
+                risk.c.level.label("risk_level"),
+                risk.c.score.label("risk_score"),
             )
             .select_from(
                 known.outerjoin(users, self._user_join(known.c.user_id))
@@ -404,9 +410,12 @@ class SqlAnalyticsRepository:
                     ),
                 )
                 .outerjoin(activity, activity.c.user_id == known.c.user_id)
+                .outerjoin(risk, risk.c.user_id == known.c.user_id)
             )
             .where(self._not_deleted(), self._user_in_scope(known.c.user_id))
         )
+        if where.risk_level is not None:
+            query = query.where(risk.c.level == where.risk_level)
         if where.role is not None or where.course_id is not None:
             # Filters see only enrolments in scope: a teacher cannot learn who of
             # their students is enrolled in a course they do not teach.
@@ -451,7 +460,7 @@ class SqlAnalyticsRepository:
         ordered = _paged(self._user_order(query, where.sort), page)
 
         def work(connection: Connection) -> Paged[UserActivity]:
-            rows = [_user_row(row) for row in connection.execute(ordered)]
+            rows = [_user_row(row, risk=True) for row in connection.execute(ordered)]
             return rows, _count(connection, query)
 
         return await self._executor.run(work)
@@ -560,6 +569,42 @@ class SqlAnalyticsRepository:
             .group_by(grades.c.course_id)
         )
         return {row[0]: float(row[1]) for row in connection.execute(query)}
+
+    async def user_risk(
+        self, user_id: str
+    ) -> tuple[StoredRisk | None, list[StoredRisk]]:
+        view = risk_view(self._tenant_id, self._scope)
+        best = select(view).where(view.c.user_id == user_id)
+        in_scope = ScopeConditions(self._tenant_id, self._scope)
+        per_course = (
+            select(risk_scores)
+            .where(
+                risk_scores.c.tenant_id == self._tenant_id,
+                risk_scores.c.user_id == user_id,
+                risk_scores.c.course_id != SITE,
+                in_scope.pair(risk_scores.c.user_id, risk_scores.c.course_id),
+            )
+            .order_by(risk_scores.c.course_id)
+        )
+
+        def work(connection: Connection) -> tuple[StoredRisk | None, list[StoredRisk]]:
+            row = connection.execute(best).first()
+            if row is None:
+                return None, []
+            return stored_risk(row), [
+                stored_risk(item) for item in connection.execute(per_course)
+            ]
+
+        return await self._executor.run(work)
+
+    async def at_risk_count(self) -> int:
+        view = risk_view(self._tenant_id, self._scope)
+        query = select(func.count()).where(view.c.level.in_(AT_RISK))
+
+        def work(connection: Connection) -> int:
+            return _int(connection.execute(query).scalar_one())
+
+        return await self._executor.run(work)
 
     async def user_events(
         self, user_id: str, event_type: ProfileEventType, limit: int
@@ -731,6 +776,7 @@ class SqlAnalyticsRepository:
             tracked = self._tracked_counts(connection, ids)
             done = self._completed_counts(connection, ids)
             grade = self._course_grades(connection, ids)
+            at_risk = self._at_risk_counts(connection, ids)
             stats = [
                 CourseStats(
                     activity=row,
@@ -738,12 +784,30 @@ class SqlAnalyticsRepository:
                     tracked_modules=tracked.get(row.course_id, 0),
                     completed_modules=done.get(row.course_id, 0),
                     avg_grade_pct=grade.get(row.course_id),
+                    at_risk=at_risk.get(row.course_id, 0),
                 )
                 for row in rows
             ]
             return stats, _count(connection, query)
 
         return await self._executor.run(work)
+
+    def _at_risk_counts(
+        self, connection: Connection, ids: Sequence[str]
+    ) -> dict[str, int]:
+        """Students in scope at risk in each course, by their stored course score."""
+        in_scope = ScopeConditions(self._tenant_id, self._scope)
+        query = (
+            select(risk_scores.c.course_id, func.count())
+            .where(
+                risk_scores.c.tenant_id == self._tenant_id,
+                risk_scores.c.course_id.in_(ids),
+                risk_scores.c.level.in_(AT_RISK),
+                in_scope.pair(risk_scores.c.user_id, risk_scores.c.course_id),
+            )
+            .group_by(risk_scores.c.course_id)
+        )
+        return {row[0]: _int(row[1]) for row in connection.execute(query)}
 
     def _student_counts(
         self, connection: Connection, ids: Sequence[str]
@@ -1038,7 +1102,7 @@ def _sum_when(condition: ColumnElement[bool]) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _user_row(row: Any) -> UserActivity:
+def _user_row(row: Any, *, risk: bool = False) -> UserActivity:
     return UserActivity(
         user_id=row.user_id,
         username=row.username,
@@ -1046,6 +1110,8 @@ def _user_row(row: Any) -> UserActivity:
         last_seen_at=row.last_seen_at,
         events=_int(row.events),
         seconds=_int(row.seconds),
+        risk_level=row.risk_level if risk else None,
+        risk_score=row.risk_score if risk else None,
     )
 
 

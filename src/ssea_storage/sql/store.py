@@ -35,8 +35,9 @@ from ssea_storage.sql.jobs import SqlReportJobs, SqlReportQueue
 from ssea_storage.sql.monitors import SqlMonitors
 from ssea_storage.sql.reads import SqlAnalyticsRepository
 from ssea_storage.sql.reports import SqlReportQueries
+from ssea_storage.sql.risk import SqlRiskQueue, SqlRiskRepository
 from ssea_storage.sql.schema import api_keys, tenants
-from ssea_storage.sql.writes import EventWriter
+from ssea_storage.sql.writes import EventWriter, mark_risk_pending
 
 logger = logging.getLogger(__name__)
 
@@ -269,7 +270,9 @@ class SqlTenantRepository:
         self, entity: str, items: Sequence[BaseModel], *, now: datetime
     ) -> SyncResult:
         def work(connection: Connection) -> SyncResult:
-            return sync_items(connection, self._tenant_id, entity, items, now)
+            result = sync_items(connection, self._tenant_id, entity, items, now)
+            mark_risk_pending(connection, self._tenant_id, now)  # the catalogue moved
+            return result
 
         return await self._executor.run(work, write=True)
 
@@ -280,6 +283,10 @@ class SqlTenantRepository:
     def access(self) -> SqlAccessRepository:
         """Enrolment scopes, SSO ids, viewer audit and secrets of this tenant."""
         return SqlAccessRepository(self._executor, self._box, self._tenant_id)
+
+    def risk(self) -> SqlRiskRepository:
+        """Risk scores, acknowledgements and alerts of this tenant."""
+        return SqlRiskRepository(self._executor, self._tenant_id)
 
     def reports(self) -> SqlReportQueries:
         """The rows of each report type for this tenant, streamed."""
@@ -352,6 +359,10 @@ class SqlStore:
     @property
     def operator(self) -> SqlOperatorRepository:
         return self._operator
+
+    def risk_queue(self) -> SqlRiskQueue:
+        """The tenants waiting for a risk recompute, for the scheduler."""
+        return SqlRiskQueue(self.executor)
 
     def for_tenant(self, tenant_id: UUID) -> SqlTenantRepository:
         return SqlTenantRepository(self.executor, self._box, tenant_id)

@@ -53,6 +53,7 @@ from ssea_storage.sql.schema import (
     daily_rollups,
     events,
     hourly_rollups,
+    risk_pending,
     sessions,
     usage_daily,
     user_activity,
@@ -65,6 +66,20 @@ def upsert(connection: Connection, table: Any) -> Any:
     """The dialect's INSERT that supports ON CONFLICT."""
     module = postgresql if connection.dialect.name == "postgresql" else sqlite
     return module.insert(table)
+
+
+def mark_risk_pending(connection: Connection, tenant_id: UUID, now: datetime) -> None:
+    """Mark a tenant for a risk recompute in the caller's transaction (SPEC §6).
+
+    An existing mark moves to ``now``: the scheduler clears a mark only if it is still
+    the one it read, so a change made while a recompute runs is never forgotten.
+    """
+    statement = upsert(connection, risk_pending).values(tenant_id=tenant_id, since=now)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["tenant_id"], set_={"since": statement.excluded.since}
+        )
+    )
 
 
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -158,6 +173,7 @@ class EventWriter:
             self._count_usage(len(candidates), now)
             self._sessionise([item for item in candidates if item.counted])
             self._apply_rollups()
+            mark_risk_pending(self.connection, self.tenant_id, now)
         stored = {item.event_id for item in candidates}
         return IngestResult(
             stored=[item.event_id for item in candidates],
