@@ -8,6 +8,8 @@ driver. The last section adopts whole core suites, so they run on D1 here too.
 
 from __future__ import annotations
 
+import ast
+import json
 import os
 import shutil
 import subprocess
@@ -49,6 +51,8 @@ from ssea_storage.migrate import prepare_schema
 from ssea_storage.r2 import R2ArtifactStore
 from ssea_storage.sql.schema import events
 from tests.adapters.workers_double import (
+    JS_D1_DOUBLE,
+    JS_RUNNER,
     D1Database,
     Env,
     R2Bucket,
@@ -658,9 +662,145 @@ async def queries(  # replaces the adopted one: the D1 store's own report querie
     return store.for_tenant(tenant.tenant_id).reports()
 
 
-# -- the real runtime ----------------------------------------------------------------
+# -- the real runtime -----------------------------------------------------------------
 
+#: A folder with ``node_modules/.bin/node`` (22 or later, for JSPI), ``node_modules/
+#: pyodide`` (0.28, Python 3.13, as Python Workers) and ``site/``, the unpacked pure
+#: wheels of sqlalchemy and typing_extensions: ``npm install node@22 pyodide@0.28.3``
+#: and ``pip download --no-deps --only-binary=:all: --platform any`` of the two.
+PYODIDE_DIR = Path(os.environ.get("SSEA_PYODIDE_DIR", "/nonexistent"))
+CORE_IN_PYODIDE = (
+    "The core cannot be imported in real Pyodide here: pydantic_core (and, for the "
+    "store, cryptography) are compiled extensions whose Pyodide wheels come only from "
+    "Pyodide's package CDN, which this workplace cannot reach (loadPackage: 'fetch "
+    "failed'); PyPI has no wasm32 wheels of them and the npm pyodide package ships "
+    "only the interpreter and stdlib. Measured: `import ssea_core` in Pyodide 0.28.3 "
+    "under Node 22 raises ModuleNotFoundError: No module named 'pydantic_core'. "
+    "test_the_d1_driver_runs_in_real_pyodide covers what can run there."
+)
+PYODIDE_CHECK = """
+import json, sys
 
-@pytest.mark.skip(reason="set by the real-runtime attempt")
-def test_the_core_serves_a_request_in_real_pyodide() -> None:
+report = {}
+sys.path[:0] = ["/site", "/src"]
+try:
+    import ssea_core
+    report["core"] = "imported"
+except BaseException as exc:
+    report["core"] = f"{type(exc).__name__}: {exc}"
+for name in [n for n in sys.modules if n.startswith(("ssea_core", "ssea_storage"))]:
+    del sys.modules[name]
+sys.path[sys.path.index("/src")] = "/stub"
+
+import js
+from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table
+from sqlalchemy import func, select, update
+from ssea_storage.d1 import d1_engine
+
+engine = d1_engine(js.DB)  # the real Pyodide bridge: run_sync, to_js, jsnull
+metadata = MetaData()
+table = Table(
+    "t", metadata, Column("id", String, primary_key=True), Column("n", Integer),
+    Column("blob", LargeBinary), Column("note", String, nullable=True),
+)
+metadata.create_all(engine)
+js.DB.log.length = 0
+rows = [
+    {"id": f"r{i}", "n": i, "blob": bytes([i, 0, 255]), "note": "x" if i % 2 else None}
+    for i in range(150)
+]
+with engine.begin() as connection:
+    connection.execute(table.insert(), rows)
+    changed = connection.execute(update(table).where(table.c.n < 10).values(note="s"))
+    report["rowcount"] = int(changed.rowcount)
+report["write_calls"] = list(js.DB.log)
+with engine.connect() as connection:
+    wanted = table.c.id.in_([f"r{i}" for i in range(150)])
+    count = select(func.count()).select_from(table).where(wanted)
+    report["in_150"] = connection.execute(count).scalar_one()
+    row = connection.execute(select(table).where(table.c.id == "r12")).one()
+    report["row"] = [row.id, row.n, list(row.blob), row.note]
+try:
+    with engine.begin() as connection:
+        connection.execute(table.insert().values(id="gone", n=1))
+        raise RuntimeError("abort")
+except RuntimeError:
     pass
+with engine.connect() as connection:
+    gone = select(func.count()).select_from(table).where(table.c.id == "gone")
+    report["after_rollback"] = connection.execute(gone).scalar_one()
+json.dumps(report)
+"""
+
+
+def _stub_packages(stub: Path) -> None:
+    """The driver's real modules in packages without the core's heavy imports."""
+    src = ROOT / "src"
+    for package in ("ssea_core", "ssea_storage", "ssea_storage/d1"):
+        (stub / package).mkdir(parents=True)
+        (stub / package / "__init__.py").write_text("")
+    for name in ("ssea_core/errors.py", "ssea_storage/jsbridge.py"):
+        shutil.copy(src / name, stub / name)
+    for name in ("dbapi.py", "statements.py"):
+        shutil.copy(src / "ssea_storage/d1" / name, stub / "ssea_storage/d1" / name)
+    text = (src / "ssea_storage/d1/__init__.py").read_text()
+    wanted = {"D1Dialect", "d1_engine", "_TRANSIENT"}
+    kept = [
+        ast.get_source_segment(text, node) or ""
+        for node in ast.parse(text).body
+        if (
+            isinstance(node, ast.ImportFrom)
+            and (node.module or "").split(".")[0]
+            in ("__future__", "collections", "typing", "sqlalchemy")
+        )
+        or (
+            isinstance(node, ast.ImportFrom)
+            and node.module in ("ssea_storage.d1", "ssea_storage.jsbridge")
+        )
+        or (isinstance(node, ast.ClassDef | ast.FunctionDef) and node.name in wanted)
+        or (isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) in wanted)
+    ]
+    (stub / "ssea_storage/d1/__init__.py").write_text("\n\n".join(kept) + "\n")
+
+
+@pytest.mark.skipif(
+    not (PYODIDE_DIR / "node_modules/pyodide").is_dir(),
+    reason="no Pyodide under Node here: set SSEA_PYODIDE_DIR (see PYODIDE_DIR)",
+)
+def test_the_d1_driver_runs_in_real_pyodide(tmp_path: Path) -> None:
+    """SQLAlchemy, the D1 driver and the Pyodide bridge (run_sync over JSPI) in real
+    Pyodide, against the D1 binding in JavaScript: one batch, no statement over 100
+    parameters, BLOBs, NULLs and rollback as on the double."""
+    (tmp_path / "d1double.mjs").write_text(JS_D1_DOUBLE)
+    (tmp_path / "run.mjs").write_text(JS_RUNNER)
+    (tmp_path / "check.py").write_text(PYODIDE_CHECK)
+    _stub_packages(tmp_path / "stub")
+    node = PYODIDE_DIR / "node_modules/.bin/node"
+    folders = [PYODIDE_DIR, ROOT / "src", PYODIDE_DIR / "site", tmp_path / "stub"]
+    flags = ["--experimental-wasm-jspi", "--no-warnings"]
+    result = subprocess.run(
+        [node, *flags, tmp_path / "run.mjs", *folders, tmp_path / "check.py"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert (report["python"], report["pyodide"]) == ("3.13.2", "0.28.3")
+    assert report["write_calls"] == ["batch:7"]  # 6 packed INSERTs and the UPDATE
+    assert report["rowcount"] == 10
+    assert report["max_parameters"] <= 100
+    assert report["in_150"] == 150
+    assert report["row"] == ["r12", 12, [12, 0, 255], None]  # a NULL from D1
+    assert report["after_rollback"] == 0
+    assert report["core"] in (
+        "imported",
+        "ModuleNotFoundError: No module named 'pydantic_core'",
+    )
+
+
+@pytest.mark.skip(reason=CORE_IN_PYODIDE)
+def test_the_core_serves_a_request_in_real_pyodide() -> None:
+    """Import ssea_core in Pyodide and serve one request over the JS D1 binding."""

@@ -19,6 +19,10 @@ It models, from the documented APIs and the ``workers`` SDK:
 
 Nothing here suspends: :func:`drive` plays ``run_sync`` by running an awaitable to
 its end on the spot, and fails loudly if one ever waits for real.
+
+For real Pyodide under Node, :data:`JS_D1_DOUBLE` is the same D1 binding in
+JavaScript over ``node:sqlite``, and :data:`JS_RUNNER` loads Pyodide, mounts the
+sources and runs a Python script with that binding as ``js.DB``.
 """
 
 from __future__ import annotations
@@ -489,3 +493,149 @@ class R2MultipartUpload:
 
     async def abort(self) -> None:
         self.state = "aborted"
+
+
+# -- the same D1 binding in JavaScript, for real Pyodide under Node -------------------
+
+#: An ES module exporting ``D1Database`` (node:sqlite behind D1's API and shapes).
+JS_D1_DOUBLE = r"""import { DatabaseSync } from "node:sqlite";
+
+const MAX_PARAMETERS = 100;
+
+function toSqlite(value) {
+  if (value === undefined) {
+    throw new Error("D1_TYPE_ERROR: Type 'undefined' not supported");
+  }
+  if (value === null || ["number", "string"].includes(typeof value)) return value;
+  if (typeof value === "boolean") return value ? 1 : 0;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) {
+    return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  }
+  throw new Error(`D1_TYPE_ERROR: Type '${typeof value}' not supported`);
+}
+
+const toJs = (value) => (value instanceof Uint8Array ? Array.from(value) : value);
+
+class D1PreparedStatement {
+  constructor(db, sql, values = []) {
+    Object.assign(this, { db, sql, values });
+  }
+  bind(...values) {
+    return new D1PreparedStatement(this.db, this.sql, values);
+  }
+  execute() {
+    if (this.values.length > MAX_PARAMETERS) {
+      throw new Error("D1_ERROR: too many SQL variables: SQLITE_ERROR");
+    }
+    if (/^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b/i.test(this.sql)) {
+      throw new Error("D1_ERROR: transactions are not supported; use batch()");
+    }
+    this.db.maxParameters = Math.max(this.db.maxParameters, this.values.length);
+    const values = this.values.map(toSqlite);
+    try {
+      const statement = this.db.sqlite.prepare(this.sql);
+      const columns = statement.columns().map((column) => column.name);
+      if (columns.length === 0) {
+        const done = statement.run(...values);
+        const lastRowId = Number(done.lastInsertRowid);
+        return { columns, rows: [], changes: Number(done.changes), lastRowId };
+      }
+      statement.setReturnArrays(true);
+      const rows = statement.all(...values).map((row) => row.map(toJs));
+      return { columns, rows, changes: 0, lastRowId: 0 };
+    } catch (error) {
+      const kind = /constraint/i.test(error.message) ? "CONSTRAINT" : "ERROR";
+      throw new Error(`D1_ERROR: ${error.message}: SQLITE_${kind}`);
+    }
+  }
+  result(done) {
+    const meta = {
+      duration: 0,
+      changes: done.changes,
+      last_row_id: done.lastRowId,
+      changed_db: done.changes > 0,
+      rows_read: done.rows.length,
+      rows_written: done.changes,
+    };
+    const record = (row) =>
+      Object.fromEntries(done.columns.map((name, i) => [name, row[i]]));
+    return { success: true, meta, results: done.rows.map(record) };
+  }
+  async run() {
+    this.db.log.push("run");
+    return this.result(this.execute());
+  }
+  async all() {
+    return this.run();
+  }
+  async raw(options) {
+    this.db.log.push("raw");
+    const done = this.execute();
+    return options?.columnNames ? [done.columns, ...done.rows] : done.rows;
+  }
+  async first(column) {
+    const [row] = (await this.run()).results;
+    if (row === undefined) return null;
+    return column === undefined ? row : row[column];
+  }
+}
+
+export class D1Database {
+  constructor() {
+    this.sqlite = new DatabaseSync(":memory:");
+    this.sqlite.exec("PRAGMA foreign_keys = ON");
+    this.log = [];
+    this.maxParameters = 0;
+  }
+  prepare(sql) {
+    return new D1PreparedStatement(this, sql);
+  }
+  async batch(statements) {
+    this.log.push(`batch:${statements.length}`);
+    this.sqlite.exec("BEGIN");
+    try {
+      const results = statements.map((each) => each.result(each.execute()));
+      this.sqlite.exec("COMMIT");
+      return results;
+    } catch (error) {
+      this.sqlite.exec("ROLLBACK");
+      throw error;
+    }
+  }
+}
+"""
+
+#: ``node run.mjs PYODIDE_DIR SRC SITE STUB SCRIPT``: prints the script's JSON report
+#: (on its last line) with what the JS side saw.
+JS_RUNNER = r"""import { readFileSync } from "node:fs";
+import { D1Database } from "./d1double.mjs";
+
+const [pyodideDir, src, site, stub, script] = process.argv.slice(2);
+const pyodideModule = `${pyodideDir}/node_modules/pyodide/pyodide.mjs`;
+const { loadPyodide } = await import(pyodideModule);
+const pyodide = await loadPyodide();
+for (const [host, at] of [[src, "/src"], [site, "/site"], [stub, "/stub"]]) {
+  pyodide.FS.mkdirTree(at);
+  pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: host }, at);
+}
+let packageLoad = "loaded";
+try {
+  const errorCallback = (message) => (packageLoad = message);
+  const messageCallback = () => {};
+  await pyodide.loadPackage("pydantic_core", { errorCallback, messageCallback });
+} catch (error) {
+  packageLoad = String(error.message || error);
+}
+globalThis.DB = new D1Database();
+const source = readFileSync(script, "utf8");
+const report = JSON.parse(await pyodide.runPythonAsync(source));
+Object.assign(report, {
+  load_pydantic_core: packageLoad,
+  d1_log: globalThis.DB.log,
+  max_parameters: globalThis.DB.maxParameters,
+  python: pyodide.runPython("import sys; sys.version.split()[0]"),
+  pyodide: pyodide.version,
+});
+console.log(JSON.stringify(report));
+"""
