@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 import pytest
 
 from ssea_core.app import SseaApp
@@ -24,16 +25,25 @@ from ssea_core.records import TenantRecord
 from ssea_core.reports import REPORTS, ReportRequest, parse_csv, parse_json
 from ssea_core.reports.worker import ReportWorker, WorkerConfig
 from ssea_core.settings import Settings
-from ssea_storage.artifacts import FsspecArtifactStore
+from ssea_storage.artifacts import FsspecArtifactStore, artifact_store_from_settings
 from ssea_storage.sql.store import SqlStore
 from tests.auth_support import bearer, session_token
 from tests.conftest import JWT_SECRET, MASTER_KEY, make_key, make_tenant
 from tests.log_guard import remember
+from tests.storage.test_artifacts import (
+    ACCESS_KEY,
+    BUCKET,
+    REGION,
+    SECRET_KEY,
+    http_get,
+    s3_endpoint,
+)
 from tests.storage.test_jobs import clear_queue
 from tests.storage.test_report_queries import load, report
 from tests.support import Answer, ApiClient
 
 SIGNING_SECRET = "artifact-signing-secret-for-the-tests-0123456789"
+__all__ = ["s3_endpoint"]  # the moto server fixture, shared with the storage tests
 remember(SIGNING_SECRET)
 
 #: One request per report type, with parameters where the type takes them.
@@ -616,3 +626,52 @@ async def test_an_app_without_an_artifact_store_says_so(
     answer = await ApiClient(bare, client.headers).get(f"{jobs_path(tenant)}/{job_id}")
 
     assert (answer.status, answer.json()["code"]) == (503, "ARTIFACT_STORE_MISSING")
+
+
+# -- S3 --------------------------------------------------------------------------------
+
+
+async def test_an_s3_artifact_downloads_through_its_presigned_url(
+    s3_endpoint: str,
+    store: SqlStore,
+    clock: FixedClock,
+    tenant: TenantRecord,
+    api_key: str,
+) -> None:
+    settings = report_settings(
+        artifact_url=f"s3://{BUCKET}/api-{tenant.tenant_id}",
+        artifact_s3_endpoint_url=s3_endpoint,
+        artifact_s3_region=REGION,
+        artifact_s3_access_key_id=ACCESS_KEY,
+        artifact_s3_secret_access_key=SECRET_KEY,
+        artifact_s3_addressing_style="path",
+    )
+    artifacts = artifact_store_from_settings(settings, clock=clock)
+    app = SseaApp(store, settings, clock=clock, artifacts=artifacts)
+    client = ApiClient(app, {"X-SSEA-Key": api_key})
+    await load(client)
+    job_id = await create(client, tenant, "student_learning_profile", "json")
+    runner = worker(app)
+    assert await runner.run_one() == "completed"
+
+    [artifact] = (await job(client, tenant, job_id))["artifacts"]
+    redirect = await client.get(f"{jobs_path(tenant)}/{job_id}/download")
+    fetched = await anyio.to_thread.run_sync(http_get, artifact["url"])
+    followed = await anyio.to_thread.run_sync(http_get, redirect.headers["location"])
+
+    assert "X-Amz-Signature=" in artifact["url"]
+    assert urlsplit(artifact["url"]).path == (
+        f"/{BUCKET}/api-{tenant.tenant_id}/{tenant.tenant_id}/reports/{job_id}/1/"
+        "student_learning_profile.json"
+    )
+    assert fetched.status_code == 200
+    assert fetched.headers["content-type"] == "application/json"
+    expected = await expected_rows(store, tenant, "student_learning_profile")
+    assert rows_of("student_learning_profile", "json", fetched.content) == expected
+    assert redirect.status == 302
+    assert followed.content == fetched.content
+
+    key = f"reports/{job_id}/1/student_learning_profile.json"
+    clock.advance(days=7)
+    assert (await runner.sweep()).expired == 1
+    assert await artifacts.exists(tenant.tenant_id, key) is False

@@ -32,6 +32,7 @@ import anyio
 import pytest
 from sqlalchemy import Engine, select
 
+from ssea_adapters.asgi import create_app
 from ssea_core.app import SseaApp
 from ssea_core.clock import FixedClock, SystemClock
 from ssea_core.context import Services
@@ -44,6 +45,7 @@ from ssea_core.settings import Settings
 from ssea_storage.artifacts import FsspecArtifactStore
 from ssea_storage.sql.schema import artifacts, report_jobs
 from ssea_storage.sql.store import SqlStore
+from tests.adapters.test_asgi import call, http_scope, lifespan
 from tests.conftest import MASTER_KEY
 from tests.storage.test_jobs import clear_queue
 from tests.storage.test_report_queries import TODAY, load, report
@@ -424,3 +426,71 @@ async def test_ssea_worker_once_and_reports_run(
     assert "params.max_weeks" in bad.stderr
     assert malformed.returncode == 2
     assert "NAME=VALUE" in malformed.stderr
+
+
+# -- inside the server -----------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("loaded")
+async def test_the_asgi_lifespan_runs_workers_and_streams_downloads(
+    store: SqlStore,
+    tenant: TenantRecord,
+    clock: FixedClock,
+    api_key: str,
+    tmp_path: Path,
+) -> None:
+    settings = Settings(
+        database_url="sqlite://",
+        master_key=MASTER_KEY,
+        artifact_url=f"file://{tmp_path}",
+        report_worker_poll_seconds=0.1,
+        report_download_mode="inline",
+    )
+    app = create_app(settings, store=store, clock=clock)
+    [job] = await queue_jobs(store, tenant, clock, 1)
+
+    async def completed() -> bool:
+        return bool((await job_row(store, job)).status == "completed")
+
+    async with lifespan(app) as exchange:
+        started = await exchange("lifespan.startup")
+        await wait_for(completed)
+        path = f"/v1/tenants/{tenant.tenant_id}/reports/jobs/{job.job_id}/download"
+        scope = http_scope("GET", path, headers={"x-ssea-key": api_key})
+        sent = await call(app, scope, [{"type": "http.request", "body": b""}])
+        stopped = await exchange("lifespan.shutdown")
+
+    assert started["type"] == "lifespan.startup.complete"
+    assert stopped["type"] == "lifespan.shutdown.complete"
+    assert sent[0]["status"] == 200
+    headers = dict(sent[0]["headers"])
+    body = b"".join(message.get("body", b"") for message in sent[1:])
+    assert headers[b"content-length"] == str(len(body)).encode()
+    assert sent[1]["more_body"] is True
+    assert sent[-1] == {"type": "http.response.body", "body": b""}
+    rows = parse_csv(REPORTS["early_warning_summary"], body.decode())
+    assert [row["course_id"] for row in rows] == ["c1", "c2", "c3"]
+
+
+@pytest.mark.usefixtures("loaded")
+async def test_workers_in_the_server_can_be_switched_off(
+    store: SqlStore, tenant: TenantRecord, clock: FixedClock, tmp_path: Path
+) -> None:
+    settings = Settings(
+        database_url="sqlite://",
+        master_key=MASTER_KEY,
+        artifact_url=f"file://{tmp_path}",
+        report_worker_enabled=False,
+    )
+    app = create_app(settings, store=store, clock=clock)
+    [job] = await queue_jobs(store, tenant, clock, 1)
+
+    async with lifespan(app) as exchange:
+        await exchange("lifespan.startup")
+        await anyio.sleep(0.5)
+        stopped = await exchange("lifespan.shutdown")
+
+    assert stopped["type"] == "lifespan.shutdown.complete"
+    assert (await job_row(store, job)).status == "pending"
+    tasks = app.background_tasks(await app.core())
+    assert "report_worker" not in [task.__name__ for task in tasks]
