@@ -10,6 +10,7 @@ Expected failures print one line on stderr and exit with status 1.
 from __future__ import annotations
 
 import functools
+import json
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -69,6 +70,7 @@ from ssea_core.reports import (
 from ssea_core.reports.worker import ReportWorker, run_worker
 from ssea_core.risk.builder import day_start
 from ssea_core.risk.service import RecomputeSummary, evaluate_tenant_alerts, recompute
+from ssea_core.risk.settings import AlertSettings, RiskSettings
 from ssea_core.settings import DEFAULT_DATABASE_URL, Settings
 from ssea_core.validation import describe_errors
 from ssea_storage.artifacts import artifact_store_from_settings
@@ -980,6 +982,57 @@ def risk_recompute(
 
     summary = _with_store(settings, run)
     _emit(as_json, summary.as_dict(), _summary_text(summary))
+
+
+def _risk_settings(text: str) -> tuple[RiskSettings, AlertSettings]:
+    try:
+        given = json.loads(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--set") from exc
+    if not isinstance(given, dict) or set(given) - {"risk", "alerts"}:
+        raise click.BadParameter(
+            'expected an object with "risk" and/or "alerts"', param_hint="--set"
+        )
+    try:
+        return (
+            RiskSettings.model_validate(given.get("risk") or {}),
+            AlertSettings.model_validate(given.get("alerts") or {}),
+        )
+    except ValidationError as exc:
+        problems = describe_errors(exc, what="setting")
+        raise click.BadParameter(problems, param_hint="--set") from exc
+
+
+@risk.command("settings")
+@_tenant_option
+@click.option(
+    "--set",
+    "source",
+    type=click.File("r"),
+    help='A JSON file (- for stdin) {"risk": {...}, "alerts": {...}}: checked, '
+    "stored (absent fields take their defaults) and recomputed at the next pass.",
+)
+@operator_command
+def risk_settings(
+    settings: Settings, as_json: bool, tenant_id: UUID, source: Any
+) -> None:
+    """Show a tenant's risk and alert settings, or set them (docs/risk.md)."""
+    chosen = _risk_settings(source.read()) if source is not None else None
+    now = SystemClock().now()
+
+    async def run(store: SqlStore) -> tuple[RiskSettings, AlertSettings]:
+        await _require_tenant(store, tenant_id)
+        repository = store.for_tenant(tenant_id).risk()
+        if chosen is not None:
+            await repository.save_settings(*chosen, now=now)
+        return await repository.settings()
+
+    risk_found, alerts_found = _with_store(settings, run)
+    payload = {
+        "risk": risk_found.model_dump(mode="json"),
+        "alerts": alerts_found.model_dump(mode="json"),
+    }
+    _emit(as_json, payload, json.dumps(payload, indent=2))
 
 
 @cli.group()

@@ -1,4 +1,4 @@
-"""``ssea risk recompute`` and ``ssea alerts evaluate`` on the embedded database.
+"""``ssea risk recompute``, ``risk settings`` and ``alerts evaluate`` (embedded DB).
 
 The tenant is the one of ``tests/storage/test_risk_store.py``, loaded at 2026-03-02
 12:00 UTC into the working directory's database; its features as of midnight are
@@ -7,8 +7,10 @@ proven there, so here the command's summary must match the pure scores of them.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -97,3 +99,24 @@ def test_an_unknown_tenant_or_a_bad_day_fails() -> None:
     refused(unknown, "No tenant")
     assert bad_day.exit_code == 2
     assert "--as-of" in bad_day.output
+
+
+def test_settings_are_shown_set_and_checked(tenant_id: str, workdir: Path) -> None:
+    shown = ssea_json("risk", "settings", "--tenant", tenant_id)
+    assert shown["risk"] == RiskSettings().model_dump(mode="json")
+    assert shown["alerts"]["inactivity_days"] == 7
+
+    chosen = workdir / "risk.json"
+    chosen.write_text(json.dumps({"risk": {"high_from": 60}, "alerts": {}}))
+    changed = ssea_json("risk", "settings", "--tenant", tenant_id, "--set", str(chosen))
+    assert changed["risk"]["high_from"] == 60
+    assert ssea_json("risk", "settings", "--tenant", tenant_id) == changed
+
+    chosen.write_text(json.dumps({"risk": {"high_from": 90}}))
+    wrong = ssea("risk", "settings", "--tenant", tenant_id, "--set", str(chosen))
+    chosen.write_text(json.dumps({"risks": {}}))
+    typo = ssea("risk", "settings", "--tenant", tenant_id, "--set", str(chosen))
+    assert wrong.exit_code == typo.exit_code == 2
+    assert "level thresholds must increase" in wrong.output
+    assert '"risk" and/or "alerts"' in typo.output
+    assert ssea_json("risk", "settings", "--tenant", tenant_id) == changed

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from pydantic import ValidationError
@@ -412,6 +414,17 @@ def test_level_for(value: float, level: str) -> None:
 )
 def test_rounding_is_half_up_to_one_decimal(raw: float, rounded: float) -> None:
     assert round_half_up(raw) == rounded
+
+
+def test_the_fast_rounding_agrees_with_decimal_everywhere() -> None:
+    rng = random.Random(5)
+    values = [rng.uniform(0, 100) for _ in range(50_000)]
+    values += [k / 100 for k in range(10_001)]  # every tie and near-tie of 0..100
+    values += [k / 1000 for k in range(100_001)]
+
+    for value in values:
+        exact = float(Decimal(repr(value)).quantize(Decimal("0.1"), ROUND_HALF_UP))
+        assert round_half_up(value) == exact, value
 
 
 def test_a_score_that_rounds_up_into_a_level_takes_that_level() -> None:

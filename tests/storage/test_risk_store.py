@@ -38,6 +38,7 @@ from ssea_core.errors import MisconfiguredError
 from ssea_core.records import TenantRecord
 from ssea_core.risk import (
     ActivityCounts,
+    AlertSettings,
     CompletionCounts,
     GradeResult,
     PeerDistribution,
@@ -516,6 +517,29 @@ async def test_invalid_settings_are_refused_with_their_field(
         await recompute(store, term.tenant_id, as_of=MIDNIGHT, now=NOON)
 
 
+async def test_saved_settings_keep_other_keys_and_mark_the_tenant(
+    store: SqlStore, tenant: TenantRecord
+) -> None:
+    with store.engine.begin() as connection:
+        connection.execute(
+            update(tenants)
+            .where(tenants.c.tenant_id == tenant.tenant_id)
+            .values(settings={"other": 1})
+        )
+    repository = store.for_tenant(tenant.tenant_id).risk()
+    chosen = RiskSettings(high_from=60)
+
+    await repository.save_settings(chosen, AlertSettings(), now=NOON)
+
+    assert await repository.settings() == (chosen, AlertSettings())
+    with store.engine.connect() as connection:
+        stored = connection.execute(
+            select(tenants.c.settings).where(tenants.c.tenant_id == tenant.tenant_id)
+        ).scalar_one()
+    assert stored["other"] == 1
+    assert pending(store, tenant) == [NOON]
+
+
 # -- the queue ------------------------------------------------------------------------
 
 
@@ -568,9 +592,9 @@ async def test_a_mark_set_again_during_a_recompute_is_kept(
     [mark] = [
         item for item in await queue.pending() if item.tenant_id == term.tenant_id
     ]
-    claim = await queue.claim(mark)
+    claim = await queue.claim(mark, now=NOON)
     assert claim is not None
-    assert await queue.claim(mark) is None  # a second scheduler finds it taken
+    assert await queue.claim(mark, now=NOON) is None  # a second scheduler: taken
 
     await queue.mark(term.tenant_id, now=NOON)  # new data, even at the same instant
 
@@ -578,18 +602,24 @@ async def test_a_mark_set_again_during_a_recompute_is_kept(
     assert pending(store, term) == [NOON]
 
 
-async def test_a_claim_left_behind_is_taken_again(
+async def test_a_claim_is_left_alone_until_its_lease_ends(
     store: SqlStore, term: TenantRecord, clock: FixedClock
 ) -> None:
     queue = store.risk_queue()
     [mark] = [
         item for item in await queue.pending() if item.tenant_id == term.tenant_id
     ]
-    assert await queue.claim(mark) is not None  # and the scheduler died
+    assert await queue.claim(mark, now=NOON) is not None  # then its scheduler died
+    [claimed] = [i for i in await queue.pending() if i.tenant_id == term.tenant_id]
+    assert claimed.claimed_at is not None
+    assert NOON <= claimed.claimed_at < NOON + timedelta(milliseconds=1)
 
-    done = await run_pending(store, clock)
+    early = await run_pending(store, clock)
+    clock.advance(minutes=16)
+    late = await run_pending(store, clock)
 
-    assert term.tenant_id in [summary.tenant_id for summary in done]
+    assert term.tenant_id not in [summary.tenant_id for summary in early]
+    assert term.tenant_id in [summary.tenant_id for summary in late]
     assert pending(store, term) == []
 
 
@@ -606,7 +636,15 @@ async def test_a_failing_tenant_keeps_its_mark(
     done = await run_pending(store, clock)
 
     assert term.tenant_id not in [summary.tenant_id for summary in done]
-    assert len(pending(store, term)) == 1  # claimed, then left for the next pass
+    [left] = pending(store, term)  # claimed and left: tried again after the lease
+    assert left.year == 1926
+
+    repository = store.for_tenant(term.tenant_id).risk()
+    await repository.save_settings(RiskSettings(), AlertSettings(), now=NOON)
+    fixed = await run_pending(store, clock)  # the fix marked it: at once
+
+    assert term.tenant_id in [summary.tenant_id for summary in fixed]
+    assert pending(store, term) == []
 
 
 # -- alert states -----------------------------------------------------------------

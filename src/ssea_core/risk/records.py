@@ -141,8 +141,13 @@ class AlertChanges:
 
 @dataclass(frozen=True, slots=True)
 class PendingTenant:
-    """A tenant whose data changed since its scores were computed; ``since`` is the
-    last change, so a mark set again while a recompute runs is not lost."""
+    """A tenant whose data changed since its scores were computed.
+
+    ``since`` identifies the mark (the last change, or the claim that took it);
+    ``claimed_at`` is set when a scheduler claimed the mark and has not cleared it
+    yet: it is computing, or it died.
+    """
 
     tenant_id: UUID
     since: datetime
+    claimed_at: datetime | None = None

@@ -75,6 +75,13 @@ class RiskRepository(Protocol):
         defaults where absent; ``MisconfiguredError`` when they are invalid."""
         ...
 
+    async def save_settings(
+        self, risk: RiskSettings, alerts: AlertSettings, *, now: datetime
+    ) -> None:
+        """Store the tenant's settings (other keys of its settings JSON kept) and
+        mark it for a recompute."""
+        ...
+
     async def inputs(self, as_of: datetime, settings: RiskSettings) -> RiskInputs:
         """Everything the features are built from, dated before ``as_of``."""
         ...
@@ -138,7 +145,8 @@ class RiskQueue(Protocol):
 
     A scheduler takes a mark in three steps: ``pending``, ``claim`` (only if the mark
     is still the one it read), recompute, ``clear`` (only if nothing marked the tenant
-    again meanwhile). A claim left behind by a crash is pending and taken again.
+    again meanwhile). A claim is pending too: taken again once older than a lease, it
+    is how a recompute interrupted by a crash is resumed.
     """
 
     async def pending(self) -> list[PendingTenant]:
@@ -149,8 +157,10 @@ class RiskQueue(Protocol):
         """Mark a tenant (or move its mark to ``now``)."""
         ...
 
-    async def claim(self, mark: PendingTenant) -> PendingTenant | None:
-        """Take a mark read by ``pending``; None when it changed since."""
+    async def claim(
+        self, mark: PendingTenant, *, now: datetime
+    ) -> PendingTenant | None:
+        """Take a mark read by ``pending`` at ``now``; None when it changed since."""
         ...
 
     async def clear(self, claim: PendingTenant) -> bool:

@@ -85,6 +85,12 @@ class RiskAssessment:
 
 def round_half_up(value: float) -> float:
     """``value`` rounded half up to one decimal, as written (24.95 → 25.0)."""
+    scaled = value * 10
+    nearest = round(scaled)
+    # Away from a tie the nearest tenth is the answer; near one, the decimal text
+    # decides (24.95 is 249.49999999999997 tenths), which Decimal does exactly.
+    if abs(abs(scaled - nearest) - 0.5) > 1e-6:
+        return nearest / 10
     return float(Decimal(repr(value)).quantize(_TENTH, rounding=ROUND_HALF_UP))
 
 

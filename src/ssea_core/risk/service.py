@@ -10,7 +10,8 @@ Invariants:
 - The scheduler claims a tenant's mark, recomputes, and clears the mark only if
   nothing marked the tenant again meanwhile; a failed or interrupted recompute leaves
   the mark pending. So a change is never forgotten, and a tenant marked many times
-  between two passes is computed once.
+  between two passes is computed once. Several schedulers (server processes) share
+  the marks: a claim is theirs for ``CLAIM_LEASE``.
 - Scoring yields to the event loop every ``CHUNK`` students, so a large tenant does
   not stall the requests an application serves meanwhile.
 """
@@ -21,7 +22,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -42,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 #: Students scored between two checkpoints of the event loop.
 CHUNK = 2_000
+#: A claimed mark older than this is taken again: its scheduler died (or is slow).
+CLAIM_LEASE = timedelta(minutes=15)
 
 
 class _TenantSide(Protocol):
@@ -252,10 +255,12 @@ async def run_pending(
 async def _recompute_marked(
     store: RiskStore, queue: RiskQueue, mark: PendingTenant, clock: Clock
 ) -> RecomputeSummary | None:
-    claim = await queue.claim(mark)
+    now = clock.now()
+    if mark.claimed_at is not None and now - mark.claimed_at < CLAIM_LEASE:
+        return None  # another scheduler is computing it
+    claim = await queue.claim(mark, now=now)
     if claim is None:
         return None  # another scheduler took it, or new data came: next pass
-    now = clock.now()
     try:
         summary = await recompute(store, mark.tenant_id, as_of=now, now=now)
     except MisconfiguredError as error:

@@ -26,7 +26,6 @@ import logging
 import secrets
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -109,9 +108,11 @@ TOTAL_ITEM_TYPES = ("course", "category")
 #: assessments); an item whose id is a quiz module's id is a quiz too.
 QUIZ_ITEM_TYPES = frozenset({"quiz", "mod_quiz", "cma"})
 SUBMISSION_EVENT = "assignment_submitted"
-#: Claim stamps lie in 1970-1999, before any real mark.
-CLAIM_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-CLAIM_SPAN = 30 * 365 * 86_400 * 1_000_000
+#: A claim stamp is the claim's time moved back a century (2026 -> 1926), plus up to
+#: a millisecond of jitter: it never equals a real mark (from 2000 on) and says when
+#: the claim was made.
+REAL_BASE = datetime(2000, 1, 1, tzinfo=UTC)
+CLAIM_BASE = datetime(1900, 1, 1, tzinfo=UTC)
 DUE_MODNAME = "assign"
 
 
@@ -287,10 +288,11 @@ class SqlRiskQueue:
     """``ssea_core.risk.repository.RiskQueue`` over ``risk_pending`` (all tenants).
 
     Writes set ``since`` to their time. A scheduler claims a mark by replacing its
-    ``since`` with a claim stamp (a random moment of the 1970s, which no write uses)
-    only if it is still the one it read; a write during the recompute sets a real
-    time again, so clearing the claim fails and the tenant is computed once more,
-    even when the write's time equals the first mark's (coarse or frozen clocks).
+    ``since`` with a claim stamp (the claim's time a century back, see
+    ``CLAIM_BASE``), only if it is still the one it read; a write during the
+    recompute sets a real time again, so clearing the claim fails and the tenant is
+    computed once more, even when the write's time equals the first mark's (coarse or
+    frozen clocks).
     """
 
     def __init__(self, executor: SqlExecutor) -> None:
@@ -302,7 +304,7 @@ class SqlRiskQueue:
         )
 
         def work(connection: Connection) -> list[PendingTenant]:
-            return [PendingTenant(row[0], row[1]) for row in connection.execute(query)]
+            return [_pending(row[0], row[1]) for row in connection.execute(query)]
 
         return await self._executor.run(work)
 
@@ -311,8 +313,11 @@ class SqlRiskQueue:
             lambda connection: mark_risk_pending(connection, tenant_id, now), write=True
         )
 
-    async def claim(self, mark: PendingTenant) -> PendingTenant | None:
-        stamp = CLAIM_EPOCH + timedelta(microseconds=secrets.randbelow(CLAIM_SPAN))
+    async def claim(
+        self, mark: PendingTenant, *, now: datetime
+    ) -> PendingTenant | None:
+        jitter = timedelta(microseconds=secrets.randbelow(1000))
+        stamp = CLAIM_BASE + (now - REAL_BASE) + jitter
         statement = (
             update(risk_pending)
             .where(
@@ -326,7 +331,7 @@ class SqlRiskQueue:
             return connection.execute(statement).rowcount > 0
 
         claimed = await self._executor.run(work, write=True)
-        return PendingTenant(mark.tenant_id, stamp) if claimed else None
+        return _pending(mark.tenant_id, stamp) if claimed else None
 
     async def clear(self, claim: PendingTenant) -> bool:
         statement = delete(risk_pending).where(
@@ -338,6 +343,11 @@ class SqlRiskQueue:
             return connection.execute(statement).rowcount > 0
 
         return await self._executor.run(work, write=True)
+
+
+def _pending(tenant_id: UUID, since: datetime) -> PendingTenant:
+    claimed = REAL_BASE + (since - CLAIM_BASE) if since < REAL_BASE else None
+    return PendingTenant(tenant_id, since, claimed_at=claimed)
 
 
 # -- the repository ------------------------------------------------------------------
@@ -368,6 +378,21 @@ class SqlRiskRepository:
                 + describe_errors(exc, what="setting")
             ) from exc
         return risk, alert
+
+    async def save_settings(
+        self, risk: RiskSettings, alerts: AlertSettings, *, now: datetime
+    ) -> None:
+        mine = tenants.c.tenant_id == self._tenant_id
+
+        def work(connection: Connection) -> None:
+            stored = connection.execute(select(tenants.c.settings).where(mine))
+            found = dict(_detail(stored.scalar_one_or_none()) or {})
+            found["risk"] = risk.model_dump(mode="json")
+            found["alerts"] = alerts.model_dump(mode="json")
+            connection.execute(update(tenants).where(mine).values(settings=found))
+            mark_risk_pending(connection, self._tenant_id, now)
+
+        await self._executor.run(work, write=True)
 
     # -- the inputs of the features ------------------------------------------------
 
@@ -703,11 +728,16 @@ def _alert(row: Any) -> AlertRecord:
 
 
 def _state_json(state: AlertState) -> dict[str, Any]:
-    found = asdict(state)
-    for name in ("as_of", "last_seen_at"):
-        moment = found[name]
-        found[name] = moment.isoformat() if moment is not None else None
-    return found
+    # By hand: ``dataclasses.asdict`` deep-copies, which costs seconds per 20,000.
+    seen = state.last_seen_at
+    return {
+        "as_of": state.as_of.isoformat(),
+        "last_seen_at": seen.isoformat() if seen is not None else None,
+        "days_inactive": state.days_inactive,
+        "risk_level": state.risk_level,
+        "completion_percent": state.completion_percent,
+        "results_seen": state.results_seen,
+    }
 
 
 def _state(found: Mapping[str, Any]) -> AlertState:
