@@ -34,6 +34,8 @@ from ssea_storage.sql.schema import (
     events,
     hourly_rollups,
     sessions,
+    tenant_days,
+    tenant_hours,
     usage_daily,
     user_activity,
 )
@@ -42,7 +44,16 @@ from ssea_storage.sql.writes import EventWriter
 
 POLICY = SessionPolicy()  # the defaults the settings fixture also uses
 START = datetime(2026, 2, 20, 6, 0, tzinfo=UTC)
-TABLES = (events, sessions, daily_rollups, hourly_rollups, user_activity, usage_daily)
+TABLES = (
+    events,
+    sessions,
+    daily_rollups,
+    hourly_rollups,
+    tenant_days,
+    tenant_hours,
+    user_activity,
+    usage_daily,
+)
 
 Raw = dict[str, Any]
 
@@ -98,6 +109,19 @@ async def stored_state(store: SqlStore, tenant_id: UUID) -> dict[str, Any]:
                 row["events"], row["sessions"], row["seconds"]
             )
             for row in hourly
+        },
+        "days": {
+            row["day"]: (
+                row["events"],
+                row["sessions"],
+                row["seconds"],
+                row["active_users"],
+            )
+            for row in await fetch(store, tenant_days, tenant_id)
+        },
+        "hours": {
+            row["hour"]: (row["events"], row["sessions"], row["seconds"])
+            for row in await fetch(store, tenant_hours, tenant_id)
         },
         "tails": {
             row["user_id"]: (
@@ -163,7 +187,32 @@ def expected_state(tenant_id: UUID, raw_events: list[Raw]) -> dict[str, Any]:
             last.course_id,
             found[-1].session_id(tenant_id, user_id),
         )
+    state["days"], state["hours"] = tenant_wide(state["daily"], state["hourly"])
     return state
+
+
+def tenant_wide(
+    daily: dict[tuple[date, str, str], Tally], hourly: dict[tuple[datetime, str], Tally]
+) -> tuple[dict[date, tuple[int, ...]], dict[datetime, tuple[int, ...]]]:
+    """``tenant_days`` and ``tenant_hours`` as the sums of the per-user rollups."""
+    days: dict[date, list[Any]] = {}
+    for (day, user_id, _course), tally in daily.items():
+        cell = days.setdefault(day, [0, 0, 0, set()])
+        cell[0] += tally.events
+        cell[1] += tally.sessions
+        cell[2] += tally.seconds
+        if tally.events:
+            cell[3].add(user_id)
+    hours: dict[datetime, list[int]] = {}
+    for (hour, _course), tally in hourly.items():
+        total = hours.setdefault(hour, [0, 0, 0])
+        total[0] += tally.events
+        total[1] += tally.sessions
+        total[2] += tally.seconds
+    return (
+        {day: (e, s, sec, len(who)) for day, (e, s, sec, who) in days.items()},
+        {hour: tuple(total) for hour, total in hours.items()},
+    )
 
 
 # -- generating events -----------------------------------------------------------------
@@ -306,6 +355,8 @@ async def test_any_delivery_gives_the_from_scratch_result(
     assert stored["sessions"] == expected["sessions"]
     assert stored["daily"] == expected["daily"]
     assert stored["hourly"] == expected["hourly"]
+    assert stored["days"] == expected["days"]
+    assert stored["hours"] == expected["hours"]
     assert stored["tails"] == expected["tails"]
     unique_ids = {prepare_event(tenant.tenant_id, EventIn(**r)).event_id for r in raw}
     assert len(await fetch(store, events, tenant.tenant_id)) == len(unique_ids)
@@ -386,7 +437,14 @@ async def test_events_not_counted_are_stored_but_move_nothing(
     assert (outcome.stored, outcome.skipped) == (4, [])
     rows = await fetch(store, events, tenant.tenant_id)
     assert sorted(row["counted"] for row in rows) == [False] * 4
-    for table in (sessions, daily_rollups, hourly_rollups, user_activity):
+    for table in (
+        sessions,
+        daily_rollups,
+        hourly_rollups,
+        tenant_days,
+        tenant_hours,
+        user_activity,
+    ):
         assert await fetch(store, table, tenant.tenant_id) == [], table.name
     usage = await fetch(store, usage_daily, tenant.tenant_id)
     assert [row["events"] for row in usage] == [4]  # stored events count on the cap

@@ -80,6 +80,8 @@ from ssea_storage.sql.schema import (
     hourly_rollups,
     modules,
     risk_scores,
+    tenant_days,
+    tenant_hours,
     user_activity,
     users,
 )
@@ -311,6 +313,8 @@ class SqlAnalyticsRepository:
     # -- tenant activity ---------------------------------------------------------
 
     async def totals(self, period: Period) -> Totals:
+        if self._scope.whole_tenant:
+            return await self._tenant_totals(period)
         query = select(
             func.sum(daily_rollups.c.events),
             func.sum(daily_rollups.c.sessions),
@@ -324,9 +328,48 @@ class SqlAnalyticsRepository:
 
         return await self._executor.run(work)
 
+    async def _tenant_totals(self, period: Period) -> Totals:
+        """The whole tenant's totals from ``tenant_days``, one row a day.
+
+        Distinct users cannot be summed over days. When no counted event lies after
+        the period (the usual "last N days"), the users active in it are those whose
+        newest counted event is on or after its first day: a range count on
+        ``user_activity``. A period in the past counts them from ``daily_rollups``.
+        """
+        sums = select(
+            func.sum(tenant_days.c.events),
+            func.sum(tenant_days.c.sessions),
+            func.sum(tenant_days.c.seconds),
+        ).where(
+            tenant_days.c.tenant_id == self._tenant_id,
+            tenant_days.c.day >= period.start,
+            tenant_days.c.day <= period.end,
+        )
+        newest = select(func.max(user_activity.c.last_seen_at)).where(
+            user_activity.c.tenant_id == self._tenant_id
+        )
+        recent = select(func.count()).where(
+            user_activity.c.tenant_id == self._tenant_id,
+            user_activity.c.last_seen_at >= period.start_at,
+        )
+        distinct_users = select(_active_users()).where(self._in_period(period))
+
+        def work(connection: Connection) -> Totals:
+            row = connection.execute(sums).one()
+            last_seen = connection.execute(newest).scalar_one_or_none()
+            reaches_newest = last_seen is None or last_seen < period.end_at
+            active = connection.execute(
+                recent if reaches_newest else distinct_users
+            ).scalar_one()
+            return Totals(_int(row[0]), _int(row[1]), _int(row[2]), _int(active))
+
+        return await self._executor.run(work)
+
     async def daily(
         self, period: Period, user_id: str | None = None
     ) -> list[DayTotals]:
+        if user_id is None and self._scope.whole_tenant:
+            return await self._tenant_daily(period)
         query = (
             select(
                 daily_rollups.c.day,
@@ -351,7 +394,32 @@ class SqlAnalyticsRepository:
 
         return await self._executor.run(work)
 
+    async def _tenant_daily(self, period: Period) -> list[DayTotals]:
+        query = select(
+            tenant_days.c.day,
+            tenant_days.c.events,
+            tenant_days.c.sessions,
+            tenant_days.c.seconds,
+            tenant_days.c.active_users,
+        ).where(
+            tenant_days.c.tenant_id == self._tenant_id,
+            tenant_days.c.day >= period.start,
+            tenant_days.c.day <= period.end,
+        )
+
+        def work(connection: Connection) -> list[DayTotals]:
+            return [
+                DayTotals(
+                    row[0], _int(row[1]), _int(row[2]), _int(row[3]), _int(row[4])
+                )
+                for row in connection.execute(query)
+            ]
+
+        return await self._executor.run(work)
+
     async def hourly(self, period: Period) -> list[HourTotals]:
+        if self._scope.whole_tenant:
+            return await self._tenant_hourly(period)
         query = (
             select(
                 hourly_rollups.c.hour,
@@ -366,6 +434,26 @@ class SqlAnalyticsRepository:
                 self._hour_in_scope(),
             )
             .group_by(hourly_rollups.c.hour)
+        )
+
+        def work(connection: Connection) -> list[HourTotals]:
+            return [
+                HourTotals(row[0], _int(row[1]), _int(row[2]), _int(row[3]))
+                for row in connection.execute(query)
+            ]
+
+        return await self._executor.run(work)
+
+    async def _tenant_hourly(self, period: Period) -> list[HourTotals]:
+        query = select(
+            tenant_hours.c.hour,
+            tenant_hours.c.events,
+            tenant_hours.c.sessions,
+            tenant_hours.c.seconds,
+        ).where(
+            tenant_hours.c.tenant_id == self._tenant_id,
+            tenant_hours.c.hour >= period.start_at,
+            tenant_hours.c.hour < period.end_at,
         )
 
         def work(connection: Connection) -> list[HourTotals]:

@@ -312,6 +312,8 @@ user_activity = Table(
     Column("last_event_type", String(64), nullable=False),
     _id("last_course_id", primary_key=False, nullable=True),
     Column("open_session_id", String(40), nullable=False),
+    # Active users of a period that reaches the newest activity: a range count here.
+    Index("ix_user_activity_tenant_last_seen", "tenant_id", "last_seen_at"),
 )
 
 daily_rollups = Table(
@@ -336,6 +338,31 @@ hourly_rollups = Table(
     _id("course_id"),
     Column("events", Integer, nullable=False, default=0),
     Column("sessions", Integer, nullable=False, default=0),
+    Column("seconds", BigInteger, nullable=False, default=0),
+)
+
+#: The tenant's day: ``daily_rollups`` summed over users and courses, and the users
+#: with counted events that day. Whole-tenant reads (overview, trends) read one row a
+#: day here instead of every user's rows; the write path keeps both in one transaction.
+tenant_days = Table(
+    "tenant_days",
+    metadata,
+    _tenant_column(),
+    Column("day", Date, primary_key=True),
+    Column("events", BigInteger, nullable=False, default=0),
+    Column("sessions", BigInteger, nullable=False, default=0),
+    Column("seconds", BigInteger, nullable=False, default=0),
+    Column("active_users", Integer, nullable=False, default=0),
+)
+
+#: The tenant's hour: ``hourly_rollups`` summed over courses (heatmap, hourly trends).
+tenant_hours = Table(
+    "tenant_hours",
+    metadata,
+    _tenant_column(),
+    Column("hour", UtcDateTime, primary_key=True),
+    Column("events", BigInteger, nullable=False, default=0),
+    Column("sessions", BigInteger, nullable=False, default=0),
     Column("seconds", BigInteger, nullable=False, default=0),
 )
 

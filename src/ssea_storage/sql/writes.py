@@ -55,6 +55,8 @@ from ssea_storage.sql.schema import (
     hourly_rollups,
     risk_pending,
     sessions,
+    tenant_days,
+    tenant_hours,
     usage_daily,
     user_activity,
 )
@@ -540,7 +542,12 @@ class EventWriter:
             }
             for (hour, course_id), tally in self.hourly.items()
         ]
-        for table, rows in ((daily_rollups, daily), (hourly_rollups, hourly)):
+        tenant_wide = self._tenant_rows()
+        for table, rows in (
+            (daily_rollups, daily),
+            (hourly_rollups, hourly),
+            *tenant_wide,
+        ):
             if not rows:
                 continue
             statement = upsert(self.connection, table)
@@ -550,13 +557,87 @@ class EventWriter:
                     index_elements=keys,
                     set_={
                         name: table.c[name] + statement.excluded[name]
-                        for name in ("events", "sessions", "seconds")
+                        for name in _ADDED[table.name]
                     },
                 ),
                 rows,
             )
         self.daily.clear()
         self.hourly.clear()
+
+    def _tenant_rows(self) -> list[tuple[Any, list[dict[str, Any]]]]:
+        """The batch's cells summed into ``tenant_days`` and ``tenant_hours`` rows.
+
+        A day's ``active_users`` grows by the users whose first counted event of that
+        day is in this batch: events only ever add, so a user with counted events in
+        ``daily_rollups`` that day before the batch was counted already. Must run
+        before the batch's ``daily_rollups`` are written.
+        """
+        days: dict[date, Tally] = {}
+        for (day, _user, _course), tally in self.daily.items():
+            _add(days, day, tally)
+        hours: dict[datetime, Tally] = {}
+        for (hour, _course), tally in self.hourly.items():
+            _add(hours, hour, tally)
+        fresh: dict[date, set[str]] = {}
+        for (day, user_id, _course), tally in self.daily.items():
+            if tally.events > 0:
+                fresh.setdefault(day, set()).add(user_id)
+        if fresh:
+            for day, user_id in self._active_before(fresh):
+                if day in fresh:
+                    fresh[day].discard(user_id)
+        day_rows = [
+            {
+                "tenant_id": self.tenant_id,
+                "day": day,
+                "events": tally.events,
+                "sessions": tally.sessions,
+                "seconds": tally.seconds,
+                "active_users": len(fresh.get(day, ())),
+            }
+            for day, tally in days.items()
+        ]
+        hour_rows = [
+            {
+                "tenant_id": self.tenant_id,
+                "hour": hour,
+                "events": tally.events,
+                "sessions": tally.sessions,
+                "seconds": tally.seconds,
+            }
+            for hour, tally in hours.items()
+        ]
+        return [(tenant_days, day_rows), (tenant_hours, hour_rows)]
+
+    def _active_before(self, fresh: dict[date, set[str]]) -> set[tuple[date, str]]:
+        """Which of the (day, user) pairs already had counted events stored."""
+        user_ids = sorted(set().union(*fresh.values()))
+        first, last = min(fresh), max(fresh)
+        found: set[tuple[date, str]] = set()
+        for part in _chunks(user_ids):
+            rows = self.connection.execute(
+                select(daily_rollups.c.day, daily_rollups.c.user_id)
+                .where(
+                    daily_rollups.c.tenant_id == self.tenant_id,
+                    daily_rollups.c.user_id.in_(part),
+                    daily_rollups.c.day >= first,
+                    daily_rollups.c.day <= last,
+                    daily_rollups.c.events > 0,
+                )
+                .distinct()
+            )
+            found.update((row[0], row[1]) for row in rows)
+        return found
+
+
+#: The columns an upsert adds to a stored rollup row, per table.
+_ADDED = {
+    "daily_rollups": ("events", "sessions", "seconds"),
+    "hourly_rollups": ("events", "sessions", "seconds"),
+    "tenant_days": ("events", "sessions", "seconds", "active_users"),
+    "tenant_hours": ("events", "sessions", "seconds"),
+}
 
 
 def _add(cells: dict[Any, Tally], key: Any, tally: Tally) -> None:
