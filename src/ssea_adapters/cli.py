@@ -38,6 +38,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from ssea_adapters.asgi import create_app
+from ssea_core.app import build_router
 from ssea_core.auth.api_keys import generate_api_key
 from ssea_core.auth.records import (
     PUBLIC_KEY_ALGORITHMS,
@@ -56,6 +57,7 @@ from ssea_core.http import dumps
 from ssea_core.importers import ImportSummary, import_into, open_source
 from ssea_core.importers.runner import SOURCES
 from ssea_core.ingest.service import Ingestor
+from ssea_core.openapi import build_document
 from ssea_core.records import PLANS, ApiKeyRecord, Plan, TenantRecord
 from ssea_core.reports import (
     REPORT_TYPES,
@@ -608,6 +610,31 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
 
 async def _nothing(_store: SqlStore) -> None:
     return None
+
+
+@cli.command("openapi")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the document to this file instead of printing it.",
+)
+@json_option
+def openapi(as_json: bool, output: Path | None) -> None:
+    """Print the OpenAPI 3.1 document of the API (needs no database).
+
+    Indented JSON by default; ``--json`` prints it on one line. With ``--output``,
+    the file gets the document and the output says what was written.
+    """
+    document = build_document(build_router().routes)
+    text = json.dumps(document, ensure_ascii=False, indent=None if as_json else 2)
+    if output is None:
+        click.echo(text)
+        return
+    output.write_text(text + "\n", encoding="utf-8")
+    operations = sum(len(item) for item in document["paths"].values())
+    payload = {"path": str(output), "operations": operations}
+    _emit(as_json, payload, f"Wrote {operations} operations to {output}.")
 
 
 # -- data in: imports and the demo term ---------------------------------------------

@@ -16,6 +16,7 @@ from ssea_core.api import (
     auth,
     branding,
     dashboard,
+    docs,
     ingest,
     monitors,
     reports,
@@ -59,6 +60,7 @@ def build_router() -> Router:
     viewer.register(router)
     reports.register(router)
     monitors.register(router)
+    docs.register(router)
     return router
 
 

@@ -4,6 +4,11 @@ Patterns are literal segments and ``{name}`` segments; a parameter matches one
 non-empty path segment, and a last ``{name:path}`` matches the rest of the path
 (several segments, e.g. an artifact key). An unknown path is a 404; a known path with
 another method is a 405 that lists the allowed methods.
+
+A route also declares its contract, which ``ssea_core.openapi`` turns into the OpenAPI
+document: the pydantic models of its path parameters, query and JSON body, and its
+answers (:class:`Answer`). Error answers that follow from the route's credentials,
+query and body are added by the generator; a route lists only the others it gives.
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote
+
+from pydantic import BaseModel
 
 from ssea_core.errors import MethodNotAllowedError, NotFoundError
 
@@ -29,8 +36,26 @@ _PARAM = re.compile(r"\{([a-z_][a-z0-9_]*)(:path)?\}")
 
 
 @dataclass(frozen=True, slots=True)
+class Answer:
+    """One answer a route documents.
+
+    ``body`` is the type of the JSON body (a pydantic model, or e.g.
+    ``list[Model]``); None is no JSON body: an error answer of status 400 or more then
+    carries the error envelope of SPEC §9, another answer has ``media_types`` (a
+    download) or no body at all. ``headers`` names the response headers it always
+    carries, such as ``X-Total-Count`` on lists.
+    """
+
+    status: int
+    description: str
+    body: Any = None
+    headers: tuple[str, ...] = ()
+    media_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
-    """One route: method, pattern, handler, who may call it."""
+    """One route: method, pattern, handler, who may call it, and its contract."""
 
     method: str
     pattern: str
@@ -41,6 +66,13 @@ class Route:
     #: The path's ``moodle_user_id`` names the caller (must be them), not a subject.
     caller_path: bool = False
     rate_group: RateGroup = "default"
+    summary: str = ""
+    tags: tuple[str, ...] = ()
+    #: Models of the path parameters, the query string and the JSON body, if any.
+    path: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
+    responses: tuple[Answer, ...] = ()
     regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -58,6 +90,16 @@ class Route:
     @property
     def is_public(self) -> bool:
         return "public" in self.auth
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """The names of the path parameters, in the order the pattern has them."""
+        return tuple(found[1] for found in _PARAM.finditer(self.pattern))
+
+    @property
+    def template(self) -> str:
+        """The pattern as an OpenAPI path template: ``{key:path}`` reads ``{key}``."""
+        return _PARAM.sub(lambda found: "{" + found[1] + "}", self.pattern)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +129,20 @@ class Router:
         roles: Sequence[str] = ("admin",),
         caller_path: bool = False,
         rate_group: RateGroup | None = None,
+        summary: str = "",
+        tags: Sequence[str] = (),
+        path: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        body: type[BaseModel] | None = None,
+        responses: Sequence[Answer] = (),
     ) -> Route:
         """Register a handler; returns the route.
 
         ``auth`` lists the credential kinds the route accepts and ``roles`` the roles
         that may call it (``ssea_core.policy`` enforces both); a public route has
-        neither. ``rate_group`` defaults to ``public`` for public routes.
+        neither. ``rate_group`` defaults to ``public`` for public routes. The rest is
+        the route's contract for the OpenAPI document: ``path``, ``query`` and ``body``
+        are the models the handler validates with, ``responses`` its answers.
         """
         auth = tuple(auth)
         route = Route(
@@ -104,6 +154,12 @@ class Router:
             roles=frozenset(() if "public" in auth else roles),
             caller_path=caller_path,
             rate_group=rate_group or ("public" if "public" in auth else "default"),
+            summary=summary,
+            tags=tuple(tags),
+            path=path,
+            query=query,
+            body=body,
+            responses=tuple(responses),
         )
         self._routes.append(route)
         return route

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ssea_core.api.schemas import SessionAnswer
 from ssea_core.auth.sso import exchange_sso_token
 from ssea_core.context import RequestContext
 from ssea_core.http import Response
-from ssea_core.routing import Router
+from ssea_core.routing import Answer, Router
 
 #: Far longer than any real plugin token; keeps parsing bounded.
 MAX_TOKEN_CHARS = 8192
@@ -40,4 +41,16 @@ async def sso(ctx: RequestContext) -> Response:
 
 def register(router: Router) -> None:
     """Add the SSO exchange (public: the token is the credential)."""
-    router.add("POST", "/v1/auth/sso", sso, auth=("public",))
+    router.add(
+        "POST",
+        "/v1/auth/sso",
+        sso,
+        auth=("public",),
+        summary="Exchange a plugin-signed token for a session JWT",
+        tags=("auth",),
+        body=SsoIn,
+        responses=(
+            Answer(200, "The session token and when it expires.", SessionAnswer),
+            Answer(401, "The token is invalid, expired, replayed or too long-lived."),
+        ),
+    )

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from ssea_core.api.schemas import (
+    BrandingUpdated,
+    PublicBranding,
+    TenantBranding,
+    TenantPath,
+)
 from ssea_core.branding import BrandingIn, host_name
 from ssea_core.context import RequestContext
 from ssea_core.errors import NotFoundError
 from ssea_core.http import Response
-from ssea_core.routing import Router
+from ssea_core.routing import Answer, Router
 
 PREFIX = "/v1/tenants/{tenant_id}"
 EVERY_ROLE = ("admin", "manager", "teacher", "student")
@@ -34,12 +40,40 @@ async def put_branding(ctx: RequestContext) -> Response:
 
 def register(router: Router) -> None:
     """Add the branding routes: any role reads its tenant's, only admins change it."""
-    router.add("GET", "/v1/branding", public_branding, auth=("public",))
+    router.add(
+        "GET",
+        "/v1/branding",
+        public_branding,
+        auth=("public",),
+        summary="The branding of the tenant whose custom domain is the Host",
+        tags=("branding",),
+        responses=(
+            Answer(200, "The tenant's public branding.", PublicBranding),
+            Answer(404, "No active tenant has this Host as its custom domain."),
+        ),
+    )
     router.add(
         "GET",
         PREFIX + "/branding",
         get_branding,
         auth=("api_key", "session", "viewer"),
         roles=EVERY_ROLE,
+        summary="The tenant's branding",
+        tags=("branding",),
+        path=TenantPath,
+        responses=(Answer(200, "The branding and custom domain.", TenantBranding),),
     )
-    router.add("PUT", PREFIX + "/branding", put_branding, auth=("api_key", "session"))
+    router.add(
+        "PUT",
+        PREFIX + "/branding",
+        put_branding,
+        auth=("api_key", "session"),
+        summary="Change the tenant's branding (fields sent; null clears one)",
+        tags=("branding",),
+        path=TenantPath,
+        body=BrandingIn,
+        responses=(
+            Answer(200, "The new branding.", BrandingUpdated),
+            Answer(409, "Another tenant has this custom domain (`CONFLICT`)."),
+        ),
+    )

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import BaseModel
 
+from ssea_core.api.schemas import CoursePath, TenantPath, UserPath
 from ssea_core.context import RequestContext
 from ssea_core.http import Response
 from ssea_core.metrics import Analytics
@@ -27,7 +29,21 @@ from ssea_core.metrics.params import (
     UsersQuery,
     zone,
 )
-from ssea_core.routing import AuthMode, Router
+from ssea_core.metrics.results import (
+    CourseCompletion,
+    CourseSummary,
+    EnrolmentCount,
+    GradeDistribution,
+    Heatmap,
+    ItemGrades,
+    ModuleCompletion,
+    Overview,
+    Top,
+    Trends,
+    UserProfile,
+    UserSummary,
+)
+from ssea_core.routing import Answer, AuthMode, Handler, Router
 
 logger = logging.getLogger(__name__)
 
@@ -127,22 +143,132 @@ async def _tenant_zone(ctx: RequestContext) -> str:
     return name
 
 
+def _path_model(suffix: str) -> type[TenantPath]:
+    if "{user_id}" in suffix:
+        return UserPath
+    if "{course_id}" in suffix:
+        return CoursePath
+    return TenantPath
+
+
+def page_answer(item: Any, what: str) -> Answer:
+    """The 200 of a list route: a bare array of ``item``, the total in a header."""
+    return Answer(200, what, list[item], headers=(TOTAL_HEADER,))
+
+
 def register(router: Router) -> None:
     """Add the dashboard reads: API keys and sessions of the reader roles."""
-    routes = (
-        ("/overview", overview),
-        ("/overview/trends", trends),
-        ("/users", list_users),
-        ("/users/{user_id}", user_profile),
-        ("/top", top),
-        ("/heatmap", heatmap),
-        ("/courses", list_courses),
-        ("/courses/{course_id}/grades", course_grades),
-        ("/courses/{course_id}/completion", course_completion),
-        ("/enrollments", enrolments),
-        ("/grades", grades),
-        ("/completion", completion),
+    no_user = Answer(404, "No such user in this tenant (or deleted).")
+    no_course = Answer(404, "No such course in this tenant.")
+    routes: tuple[tuple[str, Handler, str, Any, Any, tuple[Answer, ...]], ...] = (
+        (
+            "/overview",
+            overview,
+            "Activity of the period",
+            PeriodQuery,
+            Answer(200, "The tenant's activity in the period.", Overview),
+            (),
+        ),
+        (
+            "/overview/trends",
+            trends,
+            "Events, active users and sessions per day or hour",
+            TrendsQuery,
+            Answer(200, "Every bucket of the period, empty ones included.", Trends),
+            (),
+        ),
+        (
+            "/users",
+            list_users,
+            "Users with their activity and risk",
+            UsersQuery,
+            page_answer(UserSummary, "A page of users."),
+            (),
+        ),
+        (
+            "/users/{user_id}",
+            user_profile,
+            "One user's profile",
+            PeriodQuery,
+            Answer(200, "The user, courses, timeline, submissions, risk.", UserProfile),
+            (no_user,),
+        ),
+        (
+            "/top",
+            top,
+            "Busiest users and courses",
+            TopQuery,
+            Answer(200, "The top users and courses by events.", Top),
+            (),
+        ),
+        (
+            "/heatmap",
+            heatmap,
+            "Events by weekday and hour",
+            HeatmapQuery,
+            Answer(200, "7 by 24 event counts, Monday first.", Heatmap),
+            (),
+        ),
+        (
+            "/courses",
+            list_courses,
+            "Courses with engagement, completion, grades, risk",
+            CoursesQuery,
+            page_answer(CourseSummary, "A page of courses."),
+            (),
+        ),
+        (
+            "/courses/{course_id}/grades",
+            course_grades,
+            "Grade distribution per grade item of a course",
+            PageQuery,
+            page_answer(ItemGrades, "A page of the course's grade items."),
+            (no_course,),
+        ),
+        (
+            "/courses/{course_id}/completion",
+            course_completion,
+            "Completion per activity of a course",
+            PageQuery,
+            page_answer(ModuleCompletion, "A page of the course's modules."),
+            (no_course,),
+        ),
+        (
+            "/enrollments",
+            enrolments,
+            "Enrolment counts by course and role",
+            PagedPeriodQuery,
+            page_answer(EnrolmentCount, "A page of course and role counts."),
+            (),
+        ),
+        (
+            "/grades",
+            grades,
+            "Tenant grade distribution",
+            None,
+            Answer(200, "Grades in percent of each item's range.", GradeDistribution),
+            (),
+        ),
+        (
+            "/completion",
+            completion,
+            "Completion rate by course",
+            PageQuery,
+            page_answer(CourseCompletion, "A page of courses."),
+            (),
+        ),
     )
-    for suffix, handler in routes:
+    for suffix, handler, summary, query, answer, errors in routes:
         roles = PROFILE_READERS if handler is user_profile else READERS
-        router.add("GET", PREFIX + suffix, handler, auth=CREDENTIALS, roles=roles)
+        router.add(
+            "GET",
+            PREFIX + suffix,
+            handler,
+            auth=CREDENTIALS,
+            roles=roles,
+            summary=summary,
+            tags=("dashboard",),
+            path=_path_model(suffix),
+            query=query,
+            responses=(answer, *errors),
+        )

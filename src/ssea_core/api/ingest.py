@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from ssea_core.api.schemas import (
+    BatchAccepted,
+    EventAccepted,
+    EventBatchBody,
+    HealthAnswer,
+    SyncAccepted,
+    SyncBatchBody,
+    SyncPath,
+)
 from ssea_core.context import RequestContext
 from ssea_core.errors import NotFoundError, ValidationFailedError
 from ssea_core.http import Response
-from ssea_core.ingest.models import SYNC_MODELS, EventBatchIn, SyncBatchIn
+from ssea_core.ingest.models import SYNC_MODELS, EventBatchIn, EventIn, SyncBatchIn
 from ssea_core.ingest.service import Ingestor
-from ssea_core.routing import Router
+from ssea_core.routing import Answer, Router
 
 
 async def health(ctx: RequestContext) -> Response:
@@ -57,12 +66,43 @@ async def post_sync(ctx: RequestContext) -> Response:
 
 def register(router: Router) -> None:
     """Add health (public, never limited) and ingestion (API keys, admin role)."""
-    router.add("GET", "/health", health, auth=("public",), rate_group="none")
-    for pattern, handler in (
-        ("/v1/events", post_event),
-        ("/v1/events/batch", post_event_batch),
-        ("/v1/sync/{entity}", post_sync),
+    router.add(
+        "GET",
+        "/health",
+        health,
+        auth=("public",),
+        rate_group="none",
+        summary="Liveness probe",
+        tags=("service",),
+        responses=(Answer(200, "The service is up.", HealthAnswer),),
+    )
+    for pattern, handler, summary, path, body, answer in (
+        (
+            "/v1/events",
+            post_event,
+            "Ingest one event",
+            None,
+            EventIn,
+            Answer(202, "Stored (or already stored: `duplicate`).", EventAccepted),
+        ),
+        (
+            "/v1/events/batch",
+            post_event_batch,
+            "Ingest 1 to 500 events",
+            None,
+            EventBatchBody,
+            Answer(202, "Stored; invalid events skipped and listed.", BatchAccepted),
+        ),
+        (
+            "/v1/sync/{entity}",
+            post_sync,
+            "Upsert or delete catalogue items",
+            SyncPath,
+            SyncBatchBody,
+            Answer(202, "Upserted and deleted; invalid items skipped.", SyncAccepted),
+        ),
     ):
+        errors = (Answer(404, "No such sync entity."),) if path is not None else ()
         router.add(
             "POST",
             pattern,
@@ -70,4 +110,9 @@ def register(router: Router) -> None:
             auth=("api_key",),
             roles=("admin",),
             rate_group="ingest",
+            summary=summary,
+            tags=("ingestion",),
+            path=path,
+            body=body,
+            responses=(answer, *errors),
         )

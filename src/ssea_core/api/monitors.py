@@ -7,6 +7,14 @@ and a teacher's filters may name only their courses (403 ``OUT_OF_SCOPE``).
 
 from __future__ import annotations
 
+from ssea_core.api.dashboard import page_answer
+from ssea_core.api.schemas import (
+    MonitorAnswer,
+    MonitorCreated,
+    MonitorPath,
+    Ok,
+    TenantPath,
+)
 from ssea_core.auth.scope import Scope
 from ssea_core.context import RequestContext
 from ssea_core.errors import NotFoundError, OutOfScopeError
@@ -23,7 +31,7 @@ from ssea_core.monitors import (
     new_monitor_id,
 )
 from ssea_core.reports.jobs import requester
-from ssea_core.routing import AuthMode, Router
+from ssea_core.routing import Answer, AuthMode, Router
 
 PREFIX = "/v1/tenants/{tenant_id}/monitors"
 CREDENTIALS: tuple[AuthMode, ...] = ("api_key", "session")
@@ -105,7 +113,51 @@ async def delete_monitor(ctx: RequestContext) -> Response:
 def register(router: Router) -> None:
     """Add the monitor routes: API keys and sessions of admins, managers, teachers."""
     one = PREFIX + "/{monitor_id}"
-    router.add("GET", PREFIX, list_monitors, auth=CREDENTIALS, roles=READERS)
-    router.add("POST", PREFIX, create_monitor, auth=CREDENTIALS, roles=READERS)
-    router.add("GET", one, get_monitor, auth=CREDENTIALS, roles=READERS)
-    router.add("DELETE", one, delete_monitor, auth=CREDENTIALS, roles=READERS)
+    tags = ("monitors",)
+    no_monitor = Answer(404, "No such monitor the caller may see.")
+    router.add(
+        "GET",
+        PREFIX,
+        list_monitors,
+        auth=CREDENTIALS,
+        roles=READERS,
+        summary="Monitors, with their current counts",
+        tags=tags,
+        path=TenantPath,
+        query=PageQuery,
+        responses=(page_answer(MonitorAnswer, "A page of monitors."),),
+    )
+    router.add(
+        "POST",
+        PREFIX,
+        create_monitor,
+        auth=CREDENTIALS,
+        roles=READERS,
+        summary="Save a filter over students or courses",
+        tags=tags,
+        path=TenantPath,
+        body=MonitorIn,
+        responses=(Answer(201, "The monitor, with its counts.", MonitorCreated),),
+    )
+    router.add(
+        "GET",
+        one,
+        get_monitor,
+        auth=CREDENTIALS,
+        roles=READERS,
+        summary="One monitor, with its current counts",
+        tags=tags,
+        path=MonitorPath,
+        responses=(Answer(200, "The monitor.", MonitorAnswer), no_monitor),
+    )
+    router.add(
+        "DELETE",
+        one,
+        delete_monitor,
+        auth=CREDENTIALS,
+        roles=READERS,
+        summary="Delete a monitor",
+        tags=tags,
+        path=MonitorPath,
+        responses=(Answer(200, "Deleted.", Ok), no_monitor),
+    )

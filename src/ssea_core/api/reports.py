@@ -11,6 +11,16 @@ import logging
 from dataclasses import replace
 from uuid import UUID
 
+from ssea_core.api.dashboard import page_answer
+from ssea_core.api.schemas import (
+    ArtifactLinkQuery,
+    ArtifactPath,
+    JobAnswer,
+    JobCreated,
+    JobDetail,
+    JobPath,
+    TenantPath,
+)
 from ssea_core.artifacts import (
     ArtifactNotFoundError,
     ArtifactStore,
@@ -42,7 +52,7 @@ from ssea_core.reports.service import (
     new_job,
     open_artifact,
 )
-from ssea_core.routing import AuthMode, Router
+from ssea_core.routing import Answer, AuthMode, Router
 
 logger = logging.getLogger(__name__)
 
@@ -190,16 +200,76 @@ async def local_artifact(ctx: RequestContext) -> Response:
 
 def register(router: Router) -> None:
     """Add the report job routes and the public local download route."""
-    router.add("POST", PREFIX, create_job, auth=CREDENTIALS, roles=READERS)
-    router.add("GET", PREFIX, list_jobs, auth=CREDENTIALS, roles=READERS)
-    router.add("GET", PREFIX + "/{job_id}", get_job, auth=CREDENTIALS, roles=READERS)
+    tags = ("reports",)
+    no_job = Answer(404, "No such job the caller may see.")
+    files = ("text/csv", "application/json")
+    router.add(
+        "POST",
+        PREFIX,
+        create_job,
+        auth=CREDENTIALS,
+        roles=READERS,
+        summary="Create a report job",
+        tags=tags,
+        path=TenantPath,
+        body=ReportJobIn,
+        responses=(
+            Answer(202, "The job, pending.", JobCreated, headers=("Location",)),
+        ),
+    )
+    router.add(
+        "GET",
+        PREFIX,
+        list_jobs,
+        auth=CREDENTIALS,
+        roles=READERS,
+        summary="The report jobs, newest first",
+        tags=tags,
+        path=TenantPath,
+        query=JobListQuery,
+        responses=(page_answer(JobAnswer, "A page of jobs."),),
+    )
+    router.add(
+        "GET",
+        PREFIX + "/{job_id}",
+        get_job,
+        auth=CREDENTIALS,
+        roles=READERS,
+        summary="One report job, with its artifact links once completed",
+        tags=tags,
+        path=JobPath,
+        responses=(Answer(200, "The job.", JobDetail), no_job),
+    )
     router.add(
         "GET",
         PREFIX + "/{job_id}/download",
         download,
         auth=CREDENTIALS,
         roles=READERS,
+        summary="Download a completed job's artifact",
+        tags=tags,
+        path=JobPath,
+        responses=(
+            Answer(200, "The artifact, streamed.", media_types=files),
+            Answer(302, "Redirect to a signed URL.", headers=("Location",)),
+            no_job,
+            Answer(409, "The job has not completed, or failed."),
+            Answer(410, "The artifact's retention ended."),
+        ),
     )
     router.add(
-        "GET", "/v1/artifacts/{tenant_id}/{key:path}", local_artifact, auth=("public",)
+        "GET",
+        "/v1/artifacts/{tenant_id}/{key:path}",
+        local_artifact,
+        auth=("public",),
+        summary="A signed local download link (the signature is the credential)",
+        tags=tags,
+        path=ArtifactPath,
+        query=ArtifactLinkQuery,
+        responses=(
+            Answer(200, "The artifact, streamed.", media_types=files),
+            Answer(403, "The signature does not verify, or the link expired."),
+            Answer(404, "No such artifact, or no local links are handed out."),
+            Answer(410, "The artifact's retention ended."),
+        ),
     )

@@ -8,7 +8,16 @@ scope is a 404, the same as one that does not exist.
 
 from __future__ import annotations
 
-from ssea_core.api.dashboard import CREDENTIALS, PREFIX, READERS, list_answer
+from typing import Any
+
+from ssea_core.api.dashboard import (
+    CREDENTIALS,
+    PREFIX,
+    READERS,
+    list_answer,
+    page_answer,
+)
+from ssea_core.api.schemas import AcknowledgedAll, AlertPath, Ok, TenantPath, UserPath
 from ssea_core.auth.principal import Principal
 from ssea_core.context import RequestContext
 from ssea_core.errors import NotFoundError
@@ -16,7 +25,7 @@ from ssea_core.http import Response
 from ssea_core.metrics.repository import Page
 from ssea_core.risk.answers import AlertItem, AlertsQuery, AtRiskItem, AtRiskQuery
 from ssea_core.risk.repository import AlertFilter, AtRiskFilter
-from ssea_core.routing import Router
+from ssea_core.routing import Answer, Handler, Router
 
 
 def acting(principal: Principal) -> str:
@@ -95,14 +104,69 @@ async def acknowledge_all(ctx: RequestContext) -> Response:
     return Response.json({"ok": True, "data": {"acknowledged": count}})
 
 
+def _path_model(suffix: str) -> type[TenantPath]:
+    if "{user_id}" in suffix:
+        return UserPath
+    if "{alert_id}" in suffix:
+        return AlertPath
+    return TenantPath
+
+
 def register(router: Router) -> None:
     """Add the at-risk and alert routes: API keys and sessions of the reader roles."""
-    routes = (
-        ("GET", "/at-risk", at_risk),
-        ("POST", "/at-risk/{user_id}/acknowledge", acknowledge_student),
-        ("GET", "/alerts", alerts),
-        ("POST", "/alerts/acknowledge-all", acknowledge_all),
-        ("POST", "/alerts/{alert_id}/acknowledge", acknowledge_alert),
+    acknowledged = Answer(200, "Acknowledged.", Ok)
+    routes: tuple[tuple[str, str, Handler, str, Any, tuple[Answer, ...]], ...] = (
+        (
+            "GET",
+            "/at-risk",
+            at_risk,
+            "Students at risk, with score, level and factors",
+            AtRiskQuery,
+            (page_answer(AtRiskItem, "A page of scored students."),),
+        ),
+        (
+            "POST",
+            "/at-risk/{user_id}/acknowledge",
+            acknowledge_student,
+            "Mark a student's risk flag as handled",
+            None,
+            (acknowledged, Answer(404, "The user has no risk score in scope.")),
+        ),
+        (
+            "GET",
+            "/alerts",
+            alerts,
+            "Alerts, pending ones unless include_acknowledged",
+            AlertsQuery,
+            (page_answer(AlertItem, "A page of alerts."),),
+        ),
+        (
+            "POST",
+            "/alerts/acknowledge-all",
+            acknowledge_all,
+            "Acknowledge every pending alert in scope",
+            None,
+            (Answer(200, "How many were acknowledged.", AcknowledgedAll),),
+        ),
+        (
+            "POST",
+            "/alerts/{alert_id}/acknowledge",
+            acknowledge_alert,
+            "Acknowledge one alert",
+            None,
+            (acknowledged, Answer(404, "No such alert in scope.")),
+        ),
     )
-    for method, suffix, handler in routes:
-        router.add(method, PREFIX + suffix, handler, auth=CREDENTIALS, roles=READERS)
+    for method, suffix, handler, summary, query, responses in routes:
+        router.add(
+            method,
+            PREFIX + suffix,
+            handler,
+            auth=CREDENTIALS,
+            roles=READERS,
+            summary=summary,
+            tags=("risk",),
+            path=_path_model(suffix),
+            query=query,
+            responses=responses,
+        )

@@ -8,12 +8,20 @@ read to that scope, and the app writes an audit row for every viewer access.
 
 from __future__ import annotations
 
-from ssea_core.api.dashboard import analytics_for, list_answer, object_answer
+from ssea_core.api.dashboard import (
+    analytics_for,
+    list_answer,
+    object_answer,
+    page_answer,
+)
 from ssea_core.api.risk import alerts_answer, at_risk_answer
+from ssea_core.api.schemas import ViewerPath
 from ssea_core.context import RequestContext
 from ssea_core.http import Response
 from ssea_core.metrics.params import CoursesQuery, PeriodQuery
-from ssea_core.routing import Router
+from ssea_core.metrics.results import CourseSummary, StudentProgress, UserProfile
+from ssea_core.risk.answers import AlertItem, AlertsQuery, AtRiskItem, AtRiskQuery
+from ssea_core.routing import Answer, Router
 
 PREFIX = "/v1/tenants/{tenant_id}/viewer"
 
@@ -46,10 +54,29 @@ async def teacher_students_at_risk(ctx: RequestContext) -> Response:
 def register(router: Router) -> None:
     """Add the viewer routes (viewer signatures only)."""
     student = PREFIX + "/student/{moodle_user_id}"
-    for suffix, handler in (
-        ("/profile", student_profile),
-        ("/progress", student_progress),
-        ("/alerts", student_alerts),
+    no_user = Answer(404, "No such user in this tenant.")
+    for suffix, handler, summary, query, responses in (
+        (
+            "/profile",
+            student_profile,
+            "The student's profile",
+            PeriodQuery,
+            (Answer(200, "As `GET …/users/{user_id}`.", UserProfile), no_user),
+        ),
+        (
+            "/progress",
+            student_progress,
+            "The student's progress by course and activity",
+            None,
+            (Answer(200, "Each course with its activities.", StudentProgress), no_user),
+        ),
+        (
+            "/alerts",
+            student_alerts,
+            "The student's alerts",
+            AlertsQuery,
+            (page_answer(AlertItem, "A page of the student's alerts."), no_user),
+        ),
     ):
         router.add(
             "GET",
@@ -58,6 +85,11 @@ def register(router: Router) -> None:
             name=f"viewer_{handler.__name__}",
             auth=("viewer",),
             roles=("student", "teacher"),
+            summary=summary,
+            tags=("viewer",),
+            path=ViewerPath,
+            query=query,
+            responses=responses,
         )
     router.add(
         "GET",
@@ -67,6 +99,14 @@ def register(router: Router) -> None:
         auth=("viewer",),
         roles=("teacher",),
         caller_path=True,
+        summary="Health of the calling teacher's courses",
+        tags=("viewer",),
+        path=ViewerPath,
+        query=CoursesQuery,
+        responses=(
+            page_answer(CourseSummary, "As `GET …/courses`, for their courses."),
+            no_user,
+        ),
     )
     router.add(
         "GET",
@@ -76,4 +116,12 @@ def register(router: Router) -> None:
         auth=("viewer",),
         roles=("teacher",),
         caller_path=True,
+        summary="At-risk students of the calling teacher's courses",
+        tags=("viewer",),
+        path=ViewerPath,
+        query=AtRiskQuery,
+        responses=(
+            page_answer(AtRiskItem, "As `GET …/at-risk`, for their courses."),
+            no_user,
+        ),
     )
