@@ -466,7 +466,10 @@ class SqlAnalyticsRepository:
 
     # -- users ---------------------------------------------------------------------
 
-    def _users_query(self, period: Period, where: UserFilter) -> Select[Any]:
+    def _users_query(
+        self, period: Period, where: UserFilter, *, counting: bool = False
+    ) -> Select[Any]:
+        """The users list; ``counting`` leaves out the activity a count never needs."""
         # Users from the catalogue and users only events named (not synced yet).
         known = union(
             select(users.c.user_id).where(users.c.tenant_id == self._tenant_id),
@@ -477,8 +480,13 @@ class SqlAnalyticsRepository:
         activity = self._user_activity(period, where.course_id)
         seen = user_activity
         risk = risk_view(self._tenant_id, self._scope, where.course_id)
-        query = (
-            select(
+        joined = known.outerjoin(users, self._user_join(known.c.user_id))
+        if counting:
+            if where.risk_level is not None:
+                joined = joined.outerjoin(risk, risk.c.user_id == known.c.user_id)
+            query = select(known.c.user_id).select_from(joined)
+        else:
+            query = select(
                 known.c.user_id,
                 users.c.username,
                 users.c.full_name,
@@ -487,10 +495,8 @@ class SqlAnalyticsRepository:
                 func.coalesce(activity.c.seconds, 0).label("seconds"),
                 risk.c.level.label("risk_level"),
                 risk.c.score.label("risk_score"),
-            )
-            .select_from(
-                known.outerjoin(users, self._user_join(known.c.user_id))
-                .outerjoin(
+            ).select_from(
+                joined.outerjoin(
                     seen,
                     and_(
                         seen.c.tenant_id == self._tenant_id,
@@ -500,8 +506,7 @@ class SqlAnalyticsRepository:
                 .outerjoin(activity, activity.c.user_id == known.c.user_id)
                 .outerjoin(risk, risk.c.user_id == known.c.user_id)
             )
-            .where(self._not_deleted(), self._user_in_scope(known.c.user_id))
-        )
+        query = query.where(self._not_deleted(), self._user_in_scope(known.c.user_id))
         if where.risk_level is not None:
             query = query.where(risk.c.level == where.risk_level)
         if where.role is not None or where.course_id is not None:
@@ -546,10 +551,11 @@ class SqlAnalyticsRepository:
     ) -> Paged[UserActivity]:
         query = self._users_query(period, where)
         ordered = _paged(self._user_order(query, where.sort), page)
+        counted = self._users_query(period, where, counting=True)
 
         def work(connection: Connection) -> Paged[UserActivity]:
             rows = [_user_row(row, risk=True) for row in connection.execute(ordered)]
-            return rows, _count(connection, query)
+            return rows, _count(connection, counted)
 
         return await self._executor.run(work)
 
