@@ -469,7 +469,7 @@ class SqlAnalyticsRepository:
     def _users_query(
         self, period: Period, where: UserFilter, *, counting: bool = False
     ) -> Select[Any]:
-        """The users list; ``counting`` leaves out the activity a count never needs."""
+        """The users list; ``counting`` keeps only what a count needs."""
         # Users from the catalogue and users only events named (not synced yet).
         known = union(
             select(users.c.user_id).where(users.c.tenant_id == self._tenant_id),
@@ -819,7 +819,8 @@ class SqlAnalyticsRepository:
 
         return await self._executor.run(work)
 
-    def _courses_query(self, period: Period) -> Select[Any]:
+    def _courses_query(self, period: Period, *, counting: bool = False) -> Select[Any]:
+        """The courses list; ``counting`` keeps only what a count needs."""
         # Catalogue courses, and courses only events named in the period.
         known = union(
             select(courses.c.course_id).where(courses.c.tenant_id == self._tenant_id),
@@ -827,6 +828,10 @@ class SqlAnalyticsRepository:
                 self._in_period(period), daily_rollups.c.course_id != SITE
             ),
         ).subquery("known")
+        if counting:
+            return select(known.c.course_id).where(
+                self._course_in_scope(known.c.course_id)
+            )
         activity = self._course_activity(period)
         return (
             select(
@@ -862,6 +867,7 @@ class SqlAnalyticsRepository:
     ) -> Paged[CourseStats]:
         query = self._courses_query(period)
         ordered = _paged(self._course_order(query, sort), page)
+        counted = self._courses_query(period, counting=True)
 
         def work(connection: Connection) -> Paged[CourseStats]:
             rows = [_course_row(row) for row in connection.execute(ordered)]
@@ -882,7 +888,7 @@ class SqlAnalyticsRepository:
                 )
                 for row in rows
             ]
-            return stats, _count(connection, query)
+            return stats, _count(connection, counted)
 
         return await self._executor.run(work)
 
