@@ -1,5 +1,5 @@
 """The Cloudflare Workers adapter, the D1 store and the R2 artifact store, through
-the faithful double of ``tests.adapters.workers_double``.
+the faithful double of ``tests.workers_double``.
 
 Every store in this module is a :class:`~ssea_storage.d1.D1Store` on a D1 double
 (sqlite3 behind D1's async API), its schema built by the migrations through the D1
@@ -51,7 +51,10 @@ from ssea_storage.d1.statements import fit, names, pack, written
 from ssea_storage.migrate import prepare_schema
 from ssea_storage.r2 import R2ArtifactStore
 from ssea_storage.sql.schema import events
-from tests.adapters.workers_double import (
+from tests.conftest import JWT_SECRET, MASTER_KEY, NOW
+from tests.log_guard import remember
+from tests.support import Answer
+from tests.workers_double import (
     JS_D1_DOUBLE,
     JS_RUNNER,
     D1Database,
@@ -59,11 +62,8 @@ from tests.adapters.workers_double import (
     R2Bucket,
     WorkersClient,
     double_bridge,
-    workers_module,
+    double_entrypoint,
 )
-from tests.conftest import JWT_SECRET, MASTER_KEY, NOW
-from tests.log_guard import remember
-from tests.support import Answer
 
 ROOT = Path(__file__).resolve().parents[2]
 SIGNING_SECRET = "a-signing-secret-for-worker-links-0123456789"
@@ -114,13 +114,6 @@ def bucket() -> R2Bucket:
 
 
 @pytest.fixture
-def sdk(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    module = workers_module()
-    monkeypatch.setitem(sys.modules, "workers", module)
-    return module
-
-
-@pytest.fixture
 def env(d1: D1Database, bucket: R2Bucket) -> Env:
     return Env(
         DB=d1,
@@ -135,8 +128,8 @@ def env(d1: D1Database, bucket: R2Bucket) -> Env:
 
 
 @pytest.fixture
-def entrypoint(sdk: ModuleType, clock: FixedClock) -> type[Any]:
-    return make_entrypoint(clock=clock, bridge=double_bridge())
+def entrypoint(clock: FixedClock) -> type[Any]:
+    return double_entrypoint(clock=clock)
 
 
 @pytest.fixture
@@ -175,7 +168,7 @@ for name in ("token_bytes", "token_hex", "token_urlsafe", "randbits", "choice",
 sys.addaudithook(
     lambda event, args: event.startswith(("socket.", "subprocess.")) and refuse()
 )
-from tests.adapters.workers_double import workers_module
+from tests.workers_double import workers_module
 sys.modules["workers"] = workers_module()
 import runpy
 entry = runpy.run_path("examples/workers/entry.py")
@@ -307,24 +300,21 @@ async def test_the_store_opens_once_and_retries_until_it_can(
 
 
 async def test_a_missing_master_key_or_an_old_schema_is_a_503(
-    sdk: ModuleType, env: Env, tmp_path: Path
+    env: Env, tmp_path: Path
 ) -> None:
     no_key = Env(**{**vars(env), "SSEA_MASTER_KEY": None})
-    entry = make_entrypoint(bridge=double_bridge())
-    answer = await WorkersClient(entry, no_key).get("/health")
+    answer = await WorkersClient(double_entrypoint(), no_key).get("/health")
     envelope(answer, 503, "MISCONFIGURED")
     assert "SSEA_MASTER_KEY" in answer.json()["error"]
 
     empty = Env(**{**vars(env), "DB": D1Database(str(tmp_path / "empty.db"))})
-    answer = await WorkersClient(make_entrypoint(bridge=double_bridge()), empty).get(
-        "/health"
-    )
+    answer = await WorkersClient(double_entrypoint(), empty).get("/health")
     envelope(answer, 503, "MISCONFIGURED")
     assert "SSEA_D1_MIGRATE" in answer.json()["error"]
 
     migrating = Env(**{**vars(empty), "SSEA_D1_MIGRATE": "true"})
-    entry = make_entrypoint(bridge=double_bridge())
-    assert (await WorkersClient(entry, migrating).get("/health")).status == 200
+    answer = await WorkersClient(double_entrypoint(), migrating).get("/health")
+    assert answer.status == 200
 
 
 def test_settings_come_from_vars_and_secrets() -> None:

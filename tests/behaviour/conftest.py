@@ -8,10 +8,16 @@ clock:
 - ``core``: :meth:`SseaApp.handle` in-process (the reference every runtime matches);
 - ``asgi``: :func:`ssea_adapters.asgi.create_app` through ``httpx.ASGITransport``;
 - ``wsgi``: :func:`ssea_adapters.wsgi.create_wsgi_app` through
-  ``httpx.WSGITransport``, which is sync, so a worker thread sends each request.
+  ``httpx.WSGITransport``, which is sync, so a worker thread sends each request;
+- ``workers``: a Python Worker's ``Default`` (:mod:`ssea_adapters.workers`) through
+  the double of :mod:`tests.workers_double`, over a
+  :class:`~ssea_storage.d1.D1Store` whose D1 binding is sqlite3 on the store's own
+  database file, so every runtime sees the same rows. The D1 store is handed to the
+  entrypoint, not opened from ``env.DB``: that file is built by ``create_all``, not
+  by the migrations whose revision opening checks. D1 is SQLite, so on PostgreSQL
+  this runtime is skipped.
 
-A new runtime (Workers) adds one name to :data:`RUNTIMES` and one builder in
-:class:`Runtimes`.
+A new runtime adds one name to :data:`RUNTIMES` and one builder in :class:`Runtimes`.
 """
 
 from __future__ import annotations
@@ -32,11 +38,20 @@ from ssea_core.app import SseaApp
 from ssea_core.clock import FixedClock
 from ssea_core.http import Request
 from ssea_core.settings import Settings
+from ssea_storage.d1 import D1Store
 from ssea_storage.sql.store import SqlStore
 from tests.conftest import JWT_SECRET, MASTER_KEY
 from tests.support import Answer
+from tests.workers_double import (
+    D1Database,
+    Env,
+    R2Bucket,
+    WorkersClient,
+    double_bridge,
+    double_entrypoint,
+)
 
-RUNTIMES = ("core", "asgi", "wsgi")
+RUNTIMES = ("core", "asgi", "wsgi", "workers")
 #: The browser origin the behaviour settings allow (CORS).
 DASHBOARD = "https://dashboard.example.edu"
 #: The body cap of the behaviour settings; the adapters answer 413 past it.
@@ -91,8 +106,23 @@ class Runtimes:
         self.store, self.settings, self.clock = store, settings, clock
         self._closers: list[Callable[[], Awaitable[None]]] = []
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The runtimes this store can serve: Workers only on SQLite (D1)."""
+        on_d1 = self.store.executor.dialect == "sqlite"
+        return RUNTIMES if on_d1 else tuple(n for n in RUNTIMES if n != "workers")
+
     def client(self, runtime: str, headers: dict[str, str] | None = None) -> HttpClient:
-        build = {"core": self._core, "asgi": self._asgi, "wsgi": self._wsgi}[runtime]
+        """A client over ``runtime``; skips the test where the store cannot serve it."""
+        if runtime not in self.names:
+            dialect = self.store.executor.dialect
+            pytest.skip(f"{runtime} serves from D1 (SQLite), not from {dialect}")
+        build = {
+            "core": self._core,
+            "asgi": self._asgi,
+            "wsgi": self._wsgi,
+            "workers": self._workers,
+        }[runtime]
         return HttpClient(runtime, build(), headers)
 
     async def aclose(self) -> None:
@@ -158,6 +188,34 @@ class Runtimes:
         ) -> Answer:
             return await anyio.to_thread.run_sync(
                 partial(call, method, path, query, headers, body)
+            )
+
+        return send
+
+    def _workers(self) -> Send:
+        database = D1Database(str(self.store.executor.engine.url.database))
+        store = D1Store.from_binding(
+            database, master_key=MASTER_KEY, bridge=double_bridge()
+        )
+        entrypoint = double_entrypoint(
+            settings=self.settings, store=store, clock=self.clock
+        )
+        client = WorkersClient(entrypoint, Env(DB=database, ARTIFACTS=R2Bucket()))
+
+        async def close() -> None:
+            if entrypoint.ssea._core is not None:
+                await entrypoint.ssea._core.aclose()
+            await store.executor.aclose()
+            database.sqlite.close()
+
+        self._closers.append(close)
+
+        async def send(
+            method: str, path: str, query: str, headers: dict[str, str], body: bytes
+        ) -> Answer:
+            response = await client.fetch(method, path, query, headers, body)
+            return Answer(
+                response.status, joined(response.headers), await response.bytes()
             )
 
         return send

@@ -17,6 +17,9 @@ It models, from the documented APIs and the ``workers`` SDK:
   ``delete``, and multipart uploads whose parts, but the last, share one size of at
   least ``min_part_bytes``.
 
+:func:`double_entrypoint` makes an entry module's ``Default`` with this double as the
+SDK; :class:`WorkersClient` sends requests through it as Workers would.
+
 Nothing here suspends: :func:`drive` plays ``run_sync`` by running an awaitable to
 its end on the spot, and fails loudly if one ever waits for real.
 
@@ -31,16 +34,22 @@ import hashlib
 import http
 import json
 import sqlite3
+import sys
 import types
 from collections.abc import Awaitable, Iterator
 from datetime import UTC, datetime
 from http.client import HTTPMessage
 from typing import Any
+from unittest.mock import patch
 from urllib.parse import urlencode
 
+from ssea_adapters.workers import make_entrypoint
 from ssea_storage.jsbridge import JsBridge
 from tests.support import Answer
 
+#: Where :class:`WorkersClient` sends requests from and to.
+ORIGIN = "https://ssea.example.workers.dev"
+CLIENT_IP = "203.0.113.9"
 MAX_SAFE_INTEGER = 2**53 - 1
 MAX_PARAMETERS = 100
 MAX_SQL_BYTES = 100_000
@@ -245,18 +254,34 @@ class WorkersClient:
         if json_body is not None:
             body = json.dumps(json_body).encode()
         query = urlencode(params or {}, doseq=True)
-        url = "https://ssea.example.workers.dev" + path + (f"?{query}" if query else "")
-        merged = {"cf-connecting-ip": "203.0.113.9", **self.headers, **(headers or {})}
-        request = Request(JsRequest(method, url, merged, body or None))
-        response = await self.entrypoint(object(), self.env).fetch(request)
+        merged = {**self.headers, **(headers or {})}
+        response = await self.fetch(method, path, query, merged, body)
         joined = {name: value for name, value in response.headers}
         return Answer(response.status, joined, await response.bytes())
+
+    async def fetch(
+        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
+    ) -> Response:
+        """One request, as Workers sends it: a fresh ``Default(ctx, env)`` whose
+        ``fetch`` gets the SDK's ``Request`` from a client at :data:`CLIENT_IP`."""
+        url = ORIGIN + path + (f"?{query}" if query else "")
+        sent = {"cf-connecting-ip": CLIENT_IP, **headers}
+        request = Request(JsRequest(method, url, sent, body or None))
+        response: Response = await self.entrypoint(object(), self.env).fetch(request)
+        return response
 
     async def get(self, path: str, **kwargs: Any) -> Answer:
         return await self.request("GET", path, **kwargs)
 
     async def post(self, path: str, **kwargs: Any) -> Answer:
         return await self.request("POST", path, **kwargs)
+
+
+def double_entrypoint(**options: Any) -> type[Any]:
+    """:func:`~ssea_adapters.workers.make_entrypoint` with this double as the
+    ``workers`` SDK and the Pyodide bridge; ``options`` are the entrypoint's."""
+    with patch.dict(sys.modules, {"workers": workers_module()}):
+        return make_entrypoint(bridge=double_bridge(), **options)
 
 
 # -- D1 ------------------------------------------------------------------------------
