@@ -26,6 +26,7 @@ EXAMPLES = [
     "examples/flask_mount.py",
     "examples/django_project/wsgi.py",
     "examples/library_overview.py",
+    "examples/workers/locally.py",
 ]
 
 

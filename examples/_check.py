@@ -1,13 +1,16 @@
 """What the examples' ``--check`` runs share: a throwaway configuration, a real server
-on a free port of 127.0.0.1 for a few requests, and a stdlib HTTP client.
+on a free port of 127.0.0.1 for a few requests, a stdlib HTTP client, and the test
+suite's double of Cloudflare Workers for the example that cannot run elsewhere.
 
 Not part of any example's lesson; each example reads fine without it.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -15,6 +18,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -82,3 +87,16 @@ def fetch(url: str) -> tuple[int, Any]:
             return answer.status, json.loads(answer.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+def workers_double() -> ModuleType:
+    """``tests.workers_double``: the Workers SDK, Pyodide, D1 and R2 doubles that the
+    test suite uses. They come with a checkout of the repository, not the package."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "tests" / "workers_double.py").is_file():
+        raise RuntimeError(
+            f"No tests/workers_double.py under {root}: the Workers example's check "
+            "needs a checkout of the ssea repository."
+        )
+    sys.path.insert(0, str(root))
+    return importlib.import_module("tests.workers_double")

@@ -18,7 +18,9 @@ It models, from the documented APIs and the ``workers`` SDK:
   least ``min_part_bytes``.
 
 :func:`double_entrypoint` makes an entry module's ``Default`` with this double as the
-SDK; :class:`WorkersClient` sends requests through it as Workers would.
+SDK; :class:`WorkersClient` sends requests through it as Workers would. For an entry
+module run unchanged, :func:`runtime_modules` stands in for the ``workers`` SDK and
+for the parts of Pyodide (``run_sync``, ``to_js``, ``jsnull``) its bridge uses.
 
 Nothing here suspends: :func:`drive` plays ``run_sync`` by running an awaitable to
 its end on the spot, and fails loudly if one ever waits for real.
@@ -36,7 +38,7 @@ import json
 import sqlite3
 import sys
 import types
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from http.client import HTTPMessage
 from typing import Any
@@ -81,8 +83,13 @@ class ArrayBuffer:
     def to_bytes(self) -> bytes:
         return self._data
 
+    def slice(self, start: int, end: int) -> ArrayBuffer:
+        return ArrayBuffer(self._data[start:end])
+
 
 class Uint8Array(ArrayBuffer):
+    byteOffset = 0
+
     @property
     def buffer(self) -> ArrayBuffer:
         return ArrayBuffer(self._data)
@@ -108,6 +115,50 @@ def double_bridge() -> JsBridge:
         array=list,
         record=dict,
     )
+
+
+class JsProxy:
+    """Pyodide's proxy of a JS value. Values of this double are Python already, as
+    the SDK's binding wrappers hand them over, so none is a proxy."""
+
+
+#: JavaScript's ``null`` (``pyodide.ffi.jsnull``).
+JSNULL = object()
+
+
+def to_js(value: Any, *, dict_converter: Callable[..., Any] | None = None) -> Any:
+    """``pyodide.ffi.to_js``: bytes become a ``Uint8Array``; lists and dicts are
+    converted deeply, a dict through ``dict_converter`` (else a ``Map``, here a
+    dict)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return Uint8Array(bytes(value))
+    if isinstance(value, list | tuple):
+        return [to_js(item, dict_converter=dict_converter) for item in value]
+    if isinstance(value, dict):
+        items = value.items()
+        pairs = [
+            [key, to_js(item, dict_converter=dict_converter)] for key, item in items
+        ]
+        return (dict_converter or dict)(pairs)
+    return value
+
+
+def runtime_modules() -> dict[str, types.ModuleType]:
+    """What a Python Worker imports from its runtime, for ``sys.modules``: the
+    ``workers`` SDK, and ``pyodide.ffi`` and ``js`` as far as
+    :func:`~ssea_storage.jsbridge.pyodide_bridge` uses them."""
+    ffi = types.ModuleType("pyodide.ffi")
+    vars(ffi).update(JsProxy=JsProxy, jsnull=JSNULL, run_sync=drive, to_js=to_js)
+    pyodide = types.ModuleType("pyodide")
+    vars(pyodide).update(ffi=ffi)
+    js = types.ModuleType("js")
+    vars(js).update(Object=types.SimpleNamespace(fromEntries=dict))
+    return {
+        "workers": workers_module(),
+        "pyodide": pyodide,
+        "pyodide.ffi": ffi,
+        "js": js,
+    }
 
 
 # -- workers SDK ---------------------------------------------------------------------
