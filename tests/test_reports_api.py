@@ -24,6 +24,7 @@ from ssea_core.clock import FixedClock
 from ssea_core.records import TenantRecord
 from ssea_core.reports import REPORTS, ReportRequest, parse_csv, parse_json
 from ssea_core.reports.worker import ReportWorker, WorkerConfig
+from ssea_core.risk.service import recompute
 from ssea_core.settings import Settings
 from ssea_storage.artifacts import FsspecArtifactStore, artifact_store_from_settings
 from ssea_storage.sql.store import SqlStore
@@ -291,6 +292,73 @@ async def test_head_of_a_download_sends_no_body(
     assert (redirect.status, redirect.body) == (302, b"")
     assert (streamed.status, streamed.body) == (200, b"")
     assert int(streamed.headers["content-length"]) > 0
+
+
+# -- risk, as the dashboard counts it --------------------------------------------------
+
+
+async def built_rows(
+    app: SseaApp, client: ApiClient, tenant: TenantRecord, report_type: str
+) -> list[dict[str, Any]]:
+    """A job of ``report_type`` (JSON) run by a worker, its artifact parsed."""
+    job_id = await create(client, tenant, report_type, "json")
+    assert await worker(app).run_one() == "completed"
+    [artifact] = (await job(client, tenant, job_id))["artifacts"]
+    answer = await follow(ApiClient(app), artifact["url"])
+    assert answer.status == 200, answer.body
+    return rows_of(report_type, "json", answer.body)
+
+
+async def test_reports_count_risk_as_the_dashboard_does(
+    app: SseaApp,
+    client: ApiClient,
+    store: SqlStore,
+    tenant: TenantRecord,
+    clock: FixedClock,
+) -> None:
+    tenant_path = f"/v1/tenants/{tenant.tenant_id}"
+
+    async def dashboard() -> tuple[dict[str, int], set[tuple[str, str, str]]]:
+        """At risk per course (the course list) and who (the at-risk list)."""
+        listed = (await client.get(f"{tenant_path}/courses")).json()
+        counts = {course["course_id"]: course["at_risk_count"] for course in listed}
+        students = set()
+        for course_id in counts:
+            answer = await client.get(
+                f"{tenant_path}/at-risk", params={"course_id": course_id}
+            )
+            students |= {
+                (item["user_id"], course_id, item["risk_level"])
+                for item in answer.json()
+            }
+        return counts, students
+
+    async def reported() -> tuple[dict[str, int], dict[str, int], set[Any]]:
+        health = await built_rows(app, client, tenant, "teacher_course_health")
+        warning = await built_rows(app, client, tenant, "early_warning_summary")
+        profile = await built_rows(app, client, tenant, "student_learning_profile")
+        return (
+            {row["course_id"]: row["at_risk_count"] for row in health},
+            {
+                row["course_id"]: row["risk_high"] + row["risk_critical"]
+                for row in warning
+            },
+            {
+                (row["user_id"], row["course_id"], row["risk_level"])
+                for row in profile
+                if row["risk_level"] in ("high", "critical")
+            },
+        )
+
+    before = await dashboard()
+    assert before == ({"c1": 0, "c2": 0, "c3": 0}, set())
+    assert await reported() == (before[0], before[0], before[1])
+
+    # The risk service scores the tenant; the reports read what it stored.
+    await recompute(store, tenant.tenant_id, as_of=clock.now(), now=clock.now())
+    counts, students = await dashboard()
+    assert sum(counts.values()) > 0  # someone is at risk: the check below has teeth
+    assert await reported() == (counts, counts, students)
 
 
 # -- states ----------------------------------------------------------------------------

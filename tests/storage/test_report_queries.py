@@ -52,6 +52,7 @@ from ssea_core.reports import (
     parse_json,
     resolve_request,
 )
+from ssea_core.risk.repository import ScoreRow
 from ssea_core.settings import Settings
 from ssea_storage.artifacts import FsspecArtifactStore
 from ssea_storage.sql import reports as report_sql
@@ -375,7 +376,7 @@ async def test_teacher_course_health(queries: SqlReportQueries) -> None:
             "completion_pct": 33.3,  # s1's m1 and m2 of 3 students x 2 modules
             "course_completion_pct": 33.3,
             "avg_grade_pct": 65.0,  # course totals of students s1 85, s2 45
-            "at_risk_count": None,
+            "at_risk_count": 0,  # no score stored yet
         },
         {
             "course_id": "c2",
@@ -391,7 +392,7 @@ async def test_teacher_course_health(queries: SqlReportQueries) -> None:
             "completion_pct": 100.0,
             "course_completion_pct": 0.0,
             "avg_grade_pct": 60.0,  # no course total: items, 75 and 45
-            "at_risk_count": None,
+            "at_risk_count": 0,  # no score stored yet
         },
         {
             "course_id": "c3",
@@ -407,7 +408,7 @@ async def test_teacher_course_health(queries: SqlReportQueries) -> None:
             "completion_pct": None,
             "course_completion_pct": None,
             "avg_grade_pct": None,
-            "at_risk_count": None,
+            "at_risk_count": 0,  # no score stored yet
         },
     ]
 
@@ -455,6 +456,8 @@ async def test_student_learning_profile(queries: SqlReportQueries) -> None:
         "grade_pct": 85.0,
         "completion_pct": 100.0,
         "course_completed": True,
+        "risk_score": None,  # no score stored yet
+        "risk_level": None,
     }
     assert pick(
         rows,
@@ -599,10 +602,10 @@ async def test_early_warning_summary(queries: SqlReportQueries) -> None:
         "never_active": 0,
         "failing_grade": 1,  # s2's course total 45 < 50
         "low_completion": 2,  # s2 and s3: 0 of 2 tracked modules
-        "risk_low": None,
-        "risk_medium": None,
-        "risk_high": None,
-        "risk_critical": None,
+        "risk_low": 0,  # no score stored yet
+        "risk_medium": 0,
+        "risk_high": 0,
+        "risk_critical": 0,
     }
     assert pick(rows, *WARNING) == [
         ("c1", 3, 2, 0, 1, 0, 0, 1, 2),
@@ -631,6 +634,123 @@ async def test_early_warning_buckets_as_of_a_day(
     )
 
     assert pick(rows, *WARNING[2:7]) == [c1_buckets]
+
+
+# -- stored risk scores ----------------------------------------------------------------
+
+#: Stored scores (user, course, score, level); course "" is the overall score. s4's is
+#: left from before their suspension, t1's from a score the teacher never gets (kept
+#: to show the role is checked), s1's in c3 from an enrolment that is gone; s2 in c2
+#: was scored with nothing known (null score and level).
+SCORES = [
+    ("s1", "c1", 80.0, "critical"),
+    ("s2", "c1", 60.0, "high"),
+    ("s3", "c1", 30.0, "medium"),
+    ("s4", "c1", 90.0, "critical"),
+    ("t1", "c1", 70.0, "high"),
+    ("s1", "c2", 10.0, "low"),
+    ("s2", "c2", None, None),
+    ("s1", "c3", 95.0, "critical"),
+    ("s1", "", 80.0, "critical"),
+    ("s2", "", 60.0, "high"),
+    ("s3", "", 30.0, "medium"),
+]
+RISK_LEVELS = ("risk_low", "risk_medium", "risk_high", "risk_critical")
+
+
+async def save_scores(
+    store: SqlStore, tenant: TenantRecord, scores: list[tuple[Any, ...]]
+) -> None:
+    """Store ``scores`` as a recompute would (the tenant's rows replaced)."""
+    rows = [
+        ScoreRow(user, course, score, level, {"course_id": course or None})
+        for user, course, score, level in scores
+    ]
+    at = datetime(2026, 3, 2, 12, tzinfo=UTC)
+    await (
+        store.for_tenant(tenant.tenant_id)
+        .risk()
+        .save_scores(rows, as_of=at, computed_at=at)
+    )
+
+
+async def test_reports_count_stored_risk_by_course_score(
+    queries: SqlReportQueries,
+    store: SqlStore,
+    clock: FixedClock,
+    tenant: TenantRecord,
+) -> None:
+    other = await make_tenant(store, clock, name="Other U")
+    everyone_critical = [
+        (user, course, 99.0, "critical") for user, course, *_ in SCORES
+    ]
+    await save_scores(store, other, everyone_critical)
+    await save_scores(store, tenant, SCORES)
+
+    # c1's active students are s1 (critical), s2 (high) and s3 (medium); s4 is
+    # suspended and t1 teaches. c2: s1 low, s2 scored without a level.
+    health = await report(queries, "teacher_course_health")
+    assert pick(health, "course_id", "enrolled", "at_risk_count") == [
+        ("c1", 3, 2),
+        ("c2", 2, 0),
+        ("c3", 0, 0),
+    ]
+    warning = await report(queries, "early_warning_summary")
+    assert pick(warning, "course_id", "enrolled", *RISK_LEVELS) == [
+        ("c1", 3, 0, 1, 1, 1),
+        ("c2", 2, 1, 0, 0, 0),
+        ("c3", 0, 0, 0, 0, 0),
+    ]
+    profile = await report(queries, "student_learning_profile")
+    assert pick(
+        profile, "user_id", "course_id", "status", "risk_score", "risk_level"
+    ) == [
+        ("s1", "c1", "active", 80.0, "critical"),
+        ("s2", "c1", "active", 60.0, "high"),
+        ("s3", "c1", "active", 30.0, "medium"),
+        ("s4", "c1", "suspended", 90.0, "critical"),  # the score left stored
+        ("s1", "c2", "active", 10.0, "low"),
+        ("s2", "c2", "active", None, None),
+    ]
+
+    one_course = {"course_id": "c1", "date_to": "2026-02-20"}
+    assert pick(
+        await report(queries, "teacher_course_health", **one_course),
+        "course_id",
+        "at_risk_count",
+    ) == [("c1", 2)]
+    assert pick(
+        await report(queries, "early_warning_summary", **one_course), *RISK_LEVELS
+    ) == [(0, 1, 1, 1)]
+
+
+async def test_risk_counts_follow_the_stored_scores(
+    queries: SqlReportQueries, store: SqlStore, tenant: TenantRecord
+) -> None:
+    await save_scores(store, tenant, SCORES)
+    # A later recompute: s1 fell to medium in c1, s3 rose to critical, s2's overall
+    # score alone is high (never counted in a course row).
+    await save_scores(
+        store,
+        tenant,
+        [
+            ("s1", "c1", 40.0, "medium"),
+            ("s2", "c1", 20.0, "low"),
+            ("s3", "c1", 75.0, "critical"),
+            ("s2", "", 55.0, "high"),
+        ],
+    )
+
+    health = await report(queries, "teacher_course_health", course_id="c1")
+    assert pick(health, "at_risk_count") == [(1,)]
+    warning = await report(queries, "early_warning_summary")
+    assert pick(warning, "course_id", *RISK_LEVELS) == [
+        ("c1", 1, 1, 0, 1),
+        ("c2", 0, 0, 0, 0),  # c2's scores are gone
+        ("c3", 0, 0, 0, 0),
+    ]
+    profile = await report(queries, "student_learning_profile", course_id="c2")
+    assert pick(profile, "risk_score", "risk_level") == [(None, None), (None, None)]
 
 
 # -- tenancy, streaming, artifacts -----------------------------------------------------

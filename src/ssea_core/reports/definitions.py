@@ -125,7 +125,7 @@ avg_time_mins          number   Students' minutes in the course / active_in_peri
 completion_pct         number   Completed tracked modules / (enrolled x tracked).
 course_completion_pct  number   Students who completed the course / enrolled.
 avg_grade_pct          number   Students' mean grade: course total, else every item.
-at_risk_count          integer  Students at high or critical risk: null for now.
+at_risk_count          integer  Students whose stored course risk is high or critical.
 """,
 )
 STUDENT_LEARNING_PROFILE = _define(
@@ -147,6 +147,8 @@ last_active_day   date      Last UTC day with activity in the course, up to date
 grade_pct         number    Course total grade, else the mean of item grades.
 completion_pct    number    Completed tracked modules / tracked modules.
 course_completed  boolean   The whole course is complete.
+risk_score        number    The stored risk score in the course (null: none).
+risk_level        string    The stored risk level in the course (null: none).
 """,
 )
 ASSESSMENT_PERFORMANCE = _define(
@@ -184,10 +186,10 @@ inactive_over_30  integer  Students last active more than 30 days before date_to
 never_active      integer  Students never active in the course up to date_to.
 failing_grade     integer  Students with a grade under its pass mark.
 low_completion    integer  Students under 50 % of tracked modules completed.
-risk_low          integer  Students at low risk: null until scores are stored.
-risk_medium       integer  Students at medium risk: null until scores are stored.
-risk_high         integer  Students at high risk: null until scores are stored.
-risk_critical     integer  Students at critical risk: null until scores are stored.
+risk_low          integer  Students whose stored course risk is low.
+risk_medium       integer  Students whose stored course risk is medium.
+risk_high         integer  Students whose stored course risk is high.
+risk_critical     integer  Students whose stored course risk is critical.
 """,
 )
 

@@ -1,16 +1,18 @@
 """The SQL behind the six report types of SPEC §7; one tenant, rows streamed.
 
-Every statement binds the tenant. Reports read the rollups (``daily_rollups``) and the
-catalogue (users, courses, modules, enrolments, grade items, grades, completions),
-never raw events. Each report is one statement (retention: two small ones) whose
-rows are fetched in batches from a server-side cursor (``stream_results``), so memory
-stays bounded by the batch, not by the tenant.
+Every statement binds the tenant. Reports read the rollups (``daily_rollups``), the
+catalogue (users, courses, modules, enrolments, grade items, grades, completions) and
+the stored risk scores (``risk_scores``), never raw events. Each report is one
+statement (retention: two small ones) whose rows are fetched in batches from a
+server-side cursor (``stream_results``), so memory stays bounded by the batch, not by
+the tenant.
 
 Rules shared with the dashboard reads (``docs/metrics.md``): students are enrolments
 with role ``student``, active unless a report says otherwise; tracked modules are
 visible with completion enabled; a grade is ``(final - min) / (max - min) * 100``
 and a pass mark at or below the minimum is none; a course's grade basis is its
-course totals when it has any, else every item.
+course totals when it has any, else every item; a student's risk in a course is their
+stored score in that course, at risk meaning high or critical (``risk.AT_RISK``).
 """
 
 from __future__ import annotations
@@ -50,7 +52,9 @@ from ssea_core.metrics.compute import minutes, minutes_per, one_decimal, percent
 from ssea_core.reports.compute import cohort_rows, item_stats
 from ssea_core.reports.definitions import LOW_COMPLETION_PCT, ReportType
 from ssea_core.reports.params import DEFAULT_MAX_WEEKS, ReportRequest
+from ssea_core.risk.scoring import LEVELS
 from ssea_storage.sql.executor import SqlExecutor
+from ssea_storage.sql.risk import AT_RISK
 from ssea_storage.sql.schema import (
     completions,
     courses,
@@ -59,6 +63,7 @@ from ssea_storage.sql.schema import (
     grade_items,
     grades,
     modules,
+    risk_scores,
     users,
 )
 
@@ -69,6 +74,8 @@ SITE = ""  # the course key of site-level rollups and of whole-course completion
 DONE = ("complete", "complete_pass")
 FINISHED = ("complete", "complete_pass", "complete_fail")
 TEACHERS = ("teacher", "editingteacher")
+#: The early warning summary's columns of students per risk level.
+RISK_COUNTS = tuple(f"risk_{level}" for level in LEVELS)
 #: Rows fetched per round trip from the server-side cursor.
 BATCH_ROWS = 1000
 
@@ -385,6 +392,42 @@ class SqlReportQueries:
             .subquery()
         )
 
+    def _risk_of(self, user: Any, course: Any) -> ColumnElement[bool]:
+        """The stored risk score of ``user`` in ``course`` (never the overall one)."""
+        return and_(
+            risk_scores.c.tenant_id == self._tenant_id,
+            risk_scores.c.user_id == user,
+            risk_scores.c.course_id == course,
+        )
+
+    def _risk_levels(self) -> Subquery:
+        """Active students per course by the level of their stored score there.
+
+        Columns: course_id, one count per level (``risk_low`` … ``risk_critical``)
+        and ``at_risk`` (high or critical). A student without a stored score, or whose
+        score is null, is in none of them.
+        """
+        level = risk_scores.c.level
+        return (
+            select(
+                enrolments.c.course_id,
+                *(
+                    _sum_when(level == name).label(column)
+                    for name, column in zip(LEVELS, RISK_COUNTS, strict=True)
+                ),
+                _sum_when(level.in_(AT_RISK)).label("at_risk"),
+            )
+            .select_from(
+                enrolments.join(
+                    risk_scores,
+                    self._risk_of(enrolments.c.user_id, enrolments.c.course_id),
+                )
+            )
+            .where(self._students())
+            .group_by(enrolments.c.course_id)
+            .subquery("risk_levels")
+        )
+
     def _basis_grades(self, by_user: bool, students_only: bool) -> Subquery:
         """Mean grade on the course's basis, per course (and user)."""
         keys = [grades.c.course_id]
@@ -578,6 +621,7 @@ class SqlReportQueries:
         done = self._completed_tracked(by_user=False)
         finished = self._course_completed()
         grade = self._basis_grades(by_user=False, students_only=True)
+        risk = self._risk_levels()
         query = (
             select(
                 courses.c.course_id,
@@ -594,6 +638,7 @@ class SqlReportQueries:
                 done.c.n.label("done"),
                 finished.c.n.label("finished"),
                 grade.c.pct.label("grade"),
+                risk.c.at_risk,
             )
             .select_from(
                 courses.outerjoin(activity, activity.c.course_id == courses.c.course_id)
@@ -603,6 +648,7 @@ class SqlReportQueries:
                 .outerjoin(done, done.c.course_id == courses.c.course_id)
                 .outerjoin(finished, finished.c.course_id == courses.c.course_id)
                 .outerjoin(grade, grade.c.course_id == courses.c.course_id)
+                .outerjoin(risk, risk.c.course_id == courses.c.course_id)
             )
             .where(
                 courses.c.tenant_id == self._tenant_id,
@@ -674,6 +720,8 @@ class SqlReportQueries:
                 tracked.c.n.label("tracked"),
                 done.c.n.label("done"),
                 course_done.c.n.label("course_done"),
+                risk_scores.c.score.label("risk_score"),
+                risk_scores.c.level.label("risk_level"),
             )
             .select_from(
                 enrolments.outerjoin(users, self._user_join(keys[0]))
@@ -684,6 +732,7 @@ class SqlReportQueries:
                 .outerjoin(done, by_user(done))
                 .outerjoin(course_done, by_user(course_done))
                 .outerjoin(tracked, tracked.c.course_id == keys[1])
+                .outerjoin(risk_scores, self._risk_of(*keys))
             )
             .where(
                 self._students(active_only=False),
@@ -807,6 +856,7 @@ class SqlReportQueries:
         failing = self._failing_students()
         low = self._low_completion()
         tracked = self._tracked_counts()
+        risk = self._risk_levels()
         query = (
             select(
                 courses.c.course_id,
@@ -821,12 +871,14 @@ class SqlReportQueries:
                 failing.c.n.label("failing"),
                 low.c.n.label("low"),
                 tracked.c.n.label("tracked"),
+                *(risk.c[name] for name in RISK_COUNTS),
             )
             .select_from(
                 courses.outerjoin(buckets, buckets.c.course_id == courses.c.course_id)
                 .outerjoin(failing, failing.c.course_id == courses.c.course_id)
                 .outerjoin(low, low.c.course_id == courses.c.course_id)
                 .outerjoin(tracked, tracked.c.course_id == courses.c.course_id)
+                .outerjoin(risk, risk.c.course_id == courses.c.course_id)
             )
             .where(
                 courses.c.tenant_id == self._tenant_id,
@@ -959,8 +1011,7 @@ def _health_row(row: Any) -> Row:
         "completion_pct": percent(_int(row.done), enrolled * tracked),
         "course_completion_pct": percent(_int(row.finished), enrolled),
         "avg_grade_pct": _grade(row.grade),
-        # Known shortcoming: risk scores are not stored yet, so nobody is counted.
-        "at_risk_count": None,
+        "at_risk_count": _int(row.at_risk),
     }
 
 
@@ -982,6 +1033,8 @@ def _profile_row(row: Any) -> Row:
         "grade_pct": _grade(row.grade),
         "completion_pct": percent(_int(row.done), tracked),
         "course_completed": _int(row.course_done) > 0,
+        "risk_score": None if row.risk_score is None else float(row.risk_score),
+        "risk_level": row.risk_level,
     }
 
 
@@ -1023,11 +1076,7 @@ def _warning_row(row: Any) -> Row:
         "never_active": _int(row.never_active),
         "failing_grade": _int(row.failing),
         "low_completion": _int(row.low) if tracked else None,
-        # Known shortcoming: risk scores are not stored yet, so levels are unknown.
-        "risk_low": None,
-        "risk_medium": None,
-        "risk_high": None,
-        "risk_critical": None,
+        **{name: _int(row._mapping[name]) for name in RISK_COUNTS},
     }
 
 
