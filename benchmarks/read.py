@@ -235,9 +235,9 @@ def copy_database(source: str, database: Database) -> None:
     """Fill ``database`` with every row of a kept SQLite build, table by table.
 
     The PostgreSQL write path stores at most about 5,000 events/s on this two-core
-    machine, so a 10M-event tenant would take hours; the rows a SQLite build stored (events, sessions,
-    rollups, catalogue: the same write path's result) are copied instead, through
-    SQLAlchemy so every value is converted by its column type.
+    machine, so a 10M-event tenant would take hours; the rows a SQLite build stored
+    (events, sessions, rollups, catalogue: the same write path's result) are copied
+    instead, through SQLAlchemy so every value is converted by its column type.
     """
     from ssea_storage.sql.schema import metadata
 
@@ -871,7 +871,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--copy-from",
         metavar="FILE",
-        help="build a PostgreSQL schema by copying a kept SQLite build's rows",
+        help="fill a PostgreSQL schema (--reuse names it) with a kept SQLite build",
     )
     parser.add_argument("--build-only", action="store_true", help="build and keep")
     parser.add_argument("--keep", action="store_true", help="keep a new database")
@@ -888,6 +888,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 async def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     database, new = choose_database(args.db, args.reuse)
+    new = new or bool(args.copy_from)  # with --reuse, the schema to fill
     print(describe_machine(), flush=True)
     keep = args.keep or args.build_only or not new
     try:
