@@ -237,8 +237,11 @@ def copy_database(source: str, database: Database) -> None:
     The PostgreSQL write path stores at most about 5,000 events/s on this two-core
     machine, so a 10M-event tenant would take hours; the rows a SQLite build stored
     (events, sessions, rollups, catalogue: the same write path's result) are copied
-    instead, through SQLAlchemy so every value is converted by its column type.
+    instead with COPY, each value converted by its column type on the way out.
     """
+    from psycopg.types.json import Jsonb
+    from sqlalchemy import JSON
+
     from ssea_storage.sql.schema import metadata
 
     database.create_empty()
@@ -246,16 +249,32 @@ def copy_database(source: str, database: Database) -> None:
     metadata.create_all(target)
     reader = make_engine(f"sqlite:///{os.path.abspath(source)}")
     started = time.perf_counter()
-    with reader.connect() as inbound, target.begin() as outbound:
-        for table in metadata.sorted_tables:
-            copied = 0
-            rows = inbound.execution_options(yield_per=20_000).execute(select(table))
-            for part in rows.mappings().partitions():
-                outbound.execute(table.insert(), [dict(row) for row in part])
-                copied += len(part)
-            if copied:
-                print(f"  copied {copied:>11,} rows of {table.name}", flush=True)
-        outbound.execute(text("ANALYZE"))
+    raw = target.raw_connection()
+    try:
+        with reader.connect() as inbound, raw.driver_connection.cursor() as cursor:
+            for table in metadata.sorted_tables:
+                names = [column.name for column in table.columns]
+                wrap = [isinstance(column.type, JSON) for column in table.columns]
+                quoted = ", ".join(f'"{name}"' for name in names)
+                copied = 0
+                rows = inbound.execution_options(yield_per=20_000).execute(
+                    select(table)
+                )
+                with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+                    for row in rows:
+                        copy.write_row(
+                            [
+                                Jsonb(value) if json and value is not None else value
+                                for value, json in zip(row, wrap, strict=True)
+                            ]
+                        )
+                        copied += 1
+                if copied:
+                    print(f"  copied {copied:>11,} rows of {table.name}", flush=True)
+            cursor.execute("ANALYZE")
+        raw.commit()
+    finally:
+        raw.close()
     reader.dispose()
     target.dispose()
     print(
