@@ -214,11 +214,15 @@ def _operation(route: Route, schemas: _Schemas) -> dict[str, Any]:
         + _query_parameters(route, schemas),
     }
     if route.body is not None:
+        media: dict[str, Any] = {"schema": schemas.schema(route.body, "validation")}
+        if route.examples:
+            media["examples"] = {
+                f"example{index}": {"value": value}
+                for index, value in enumerate(route.examples, start=1)
+            }
         operation["requestBody"] = {
             "required": True,
-            "content": {
-                "application/json": {"schema": schemas.schema(route.body, "validation")}
-            },
+            "content": {"application/json": media},
         }
     operation["responses"] = _responses(route, schemas)
     operation["security"] = [] if route.is_public else _security(route)

@@ -72,6 +72,8 @@ class Route:
     path: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     body: type[BaseModel] | None = None
+    #: Bodies that show a client what to send (and give property tests a valid one).
+    examples: tuple[Any, ...] = ()
     responses: tuple[Answer, ...] = ()
     regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
@@ -134,6 +136,7 @@ class Router:
         path: type[BaseModel] | None = None,
         query: type[BaseModel] | None = None,
         body: type[BaseModel] | None = None,
+        examples: Sequence[Any] = (),
         responses: Sequence[Answer] = (),
     ) -> Route:
         """Register a handler; returns the route.
@@ -142,7 +145,8 @@ class Router:
         that may call it (``ssea_core.policy`` enforces both); a public route has
         neither. ``rate_group`` defaults to ``public`` for public routes. The rest is
         the route's contract for the OpenAPI document: ``path``, ``query`` and ``body``
-        are the models the handler validates with, ``responses`` its answers.
+        are the models the handler validates with, ``examples`` bodies to show,
+        ``responses`` its answers.
         """
         auth = tuple(auth)
         route = Route(
@@ -159,6 +163,7 @@ class Router:
             path=path,
             query=query,
             body=body,
+            examples=tuple(examples),
             responses=tuple(responses),
         )
         self._routes.append(route)

@@ -72,6 +72,7 @@ def register(router: Router) -> None:
         tags=("branding",),
         path=TenantPath,
         body=BrandingIn,
+        examples=({"primary_color": "#4f46e5", "product_name": "Acme Analytics"},),
         responses=(
             Answer(200, "The new branding.", BrandingUpdated),
             Answer(409, "Another tenant has this custom domain (`CONFLICT`)."),

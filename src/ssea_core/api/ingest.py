@@ -18,6 +18,26 @@ from ssea_core.ingest.models import SYNC_MODELS, EventBatchIn, EventIn, SyncBatc
 from ssea_core.ingest.service import Ingestor
 from ssea_core.routing import Answer, Router
 
+EVENT_EXAMPLE = {
+    "event_type": "quiz_submitted",
+    "user_id": "42",
+    "course_id": "7",
+    "module_id": "91",
+    "timestamp": "2026-03-01T10:20:00Z",
+    "metadata": {"attempt_number": 1, "score_percent": 80.0},
+}
+LOGIN_EXAMPLE = {
+    "event_type": "user_login",
+    "user_id": "42",
+    "timestamp": "2026-03-01T10:00:00Z",
+}
+USERS_EXAMPLE = {
+    "items": [
+        {"user_id": "42", "username": "jdoe", "full_name": "Jane Doe"},
+        {"user_id": "43", "deleted": True},
+    ]
+}
+
 
 async def health(ctx: RequestContext) -> Response:
     return Response.json({"ok": True, "data": {"status": "ok"}})
@@ -76,13 +96,14 @@ def register(router: Router) -> None:
         tags=("service",),
         responses=(Answer(200, "The service is up.", HealthAnswer),),
     )
-    for pattern, handler, summary, path, body, answer in (
+    for pattern, handler, summary, path, body, example, answer in (
         (
             "/v1/events",
             post_event,
             "Ingest one event",
             None,
             EventIn,
+            EVENT_EXAMPLE,
             Answer(202, "Stored (or already stored: `duplicate`).", EventAccepted),
         ),
         (
@@ -91,6 +112,7 @@ def register(router: Router) -> None:
             "Ingest 1 to 500 events",
             None,
             EventBatchBody,
+            {"events": [LOGIN_EXAMPLE, EVENT_EXAMPLE]},
             Answer(202, "Stored; invalid events skipped and listed.", BatchAccepted),
         ),
         (
@@ -99,6 +121,7 @@ def register(router: Router) -> None:
             "Upsert or delete catalogue items",
             SyncPath,
             SyncBatchBody,
+            USERS_EXAMPLE,
             Answer(202, "Upserted and deleted; invalid items skipped.", SyncAccepted),
         ),
     ):
@@ -114,5 +137,6 @@ def register(router: Router) -> None:
             tags=("ingestion",),
             path=path,
             body=body,
+            examples=(example,),
             responses=(answer, *errors),
         )

@@ -137,6 +137,13 @@ def register(router: Router) -> None:
         tags=tags,
         path=TenantPath,
         body=MonitorIn,
+        examples=(
+            {
+                "name": "Inactive for a week",
+                "target": "students",
+                "filters": {"inactive_days": 7, "risk_level": ["high", "critical"]},
+            },
+        ),
         responses=(Answer(201, "The monitor, with its counts.", MonitorCreated),),
     )
     router.add(

@@ -213,6 +213,17 @@ def register(router: Router) -> None:
         tags=tags,
         path=TenantPath,
         body=ReportJobIn,
+        examples=(
+            {
+                "report_type": "retention_cohort",
+                "format": "csv",
+                "params": {
+                    "date_from": "2026-01-01",
+                    "date_to": "2026-03-31",
+                    "max_weeks": 12,
+                },
+            },
+        ),
         responses=(
             Answer(202, "The job, pending.", JobCreated, headers=("Location",)),
         ),
