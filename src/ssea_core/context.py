@@ -13,7 +13,7 @@ from ssea_core.auth.principal import Principal
 from ssea_core.auth.scope import Scope
 from ssea_core.clock import Clock
 from ssea_core.errors import BadRequestError, ValidationFailedError
-from ssea_core.http import Request
+from ssea_core.http import Request, storable_text
 from ssea_core.metrics.repository import AnalyticsRepository
 from ssea_core.protocols import Store, TenantRepository
 from ssea_core.settings import Settings
@@ -84,8 +84,13 @@ class RequestContext:
             ) from exc
 
     def query(self, model: type[ModelT]) -> ModelT:
-        """Parse the query string into ``model``; a bad parameter is a 400."""
+        """Parse the query string into ``model``; a bad parameter is a 400, and so
+        is a NUL character anywhere in the query (no store can search for one)."""
         flat = {key: values[-1] for key, values in self.request.query.items()}
+        if not all(map(storable_text, [*flat, *flat.values()])):
+            raise BadRequestError(
+                "A query parameter holds a NUL character or an unpaired surrogate."
+            )
         try:
             return model.model_validate(flat)
         except ValidationError as exc:

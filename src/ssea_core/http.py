@@ -3,11 +3,18 @@
 Adapters build a :class:`Request` from whatever their runtime hands them and write a
 :class:`Response` back; nothing in the core knows which runtime is serving it.
 Header names are stored lower-cased.
+
+A JSON body is refused (400 ``INVALID_JSON``) unless every number in it is finite and
+every string is text that both stores take: no ``NaN``, ``Infinity`` or number beyond
+a double, no NUL character and no unpaired surrogate (PostgreSQL stores neither, and
+an infinite number cannot be answered as JSON).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,11 +78,58 @@ class Request:
                 "The request body is empty; a JSON body is expected."
             )
         try:
-            return json.loads(self.body)
+            payload = json.loads(self.body)
+        except RecursionError as exc:
+            raise InvalidJsonError("The request body nests too deeply.") from exc
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidJsonError(
                 f"The request body is not valid JSON: {exc}."
             ) from exc
+        if _ODD_JSON.search(self.body):
+            _check_values(payload)
+        return payload
+
+
+#: What can make a parsed value one the stores cannot keep: the constants Python's
+#: parser accepts, numbers too long or large for a double, and escapes of NUL or of a
+#: surrogate. Most bodies hold none, so only those are walked.
+_ODD_JSON = re.compile(
+    rb"NaN|Infinity|[0-9]{300}|[0-9.][eE][+]?[0-9]{3}|\\u0000|\\u[dD][89a-fA-F]"
+)
+
+
+def _check_values(payload: Any) -> None:
+    """Raise :class:`InvalidJsonError` for a non-finite number, or a string (value
+    or key) holding NUL or an unpaired surrogate; iterative, so depth is no issue."""
+    pending = [payload]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise InvalidJsonError(
+                "The request body holds NaN, Infinity or a number too large for a "
+                "double; send finite numbers."
+            )
+        elif isinstance(value, str) and not storable_text(value):
+            raise InvalidJsonError(
+                "The request body holds a NUL character (\\u0000) or an unpaired "
+                "surrogate (\\ud800 to \\udfff); no field accepts them."
+            )
+
+
+def storable_text(text: str) -> bool:
+    """Whether every store can keep ``text``: no NUL, no unpaired surrogate."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(slots=True)

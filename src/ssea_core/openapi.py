@@ -115,8 +115,8 @@ RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset
 
 #: The errors a route answers because of what it is; a route may describe them better.
 STANDARD_ERRORS: dict[int, str] = {
-    400: "A query parameter is invalid, or the body is not JSON (`BAD_REQUEST`, "
-    "`INVALID_JSON`).",
+    400: "A query parameter is invalid (`BAD_REQUEST`), or the body is not JSON "
+    "or holds NaN, Infinity, a NUL or an unpaired surrogate (`INVALID_JSON`).",
     401: "No credential, or one that is invalid, expired or revoked.",
     403: "Another tenant's path, a credential kind or role the route does not "
     "take, or a user or course outside the caller's scope.",

@@ -3,7 +3,9 @@
 Patterns are literal segments and ``{name}`` segments; a parameter matches one
 non-empty path segment, and a last ``{name:path}`` matches the rest of the path
 (several segments, e.g. an artifact key). An unknown path is a 404; a known path with
-another method is a 405 that lists the allowed methods.
+another method is a 405 that lists the allowed methods. A path parameter holding a
+NUL character or an unpaired surrogate names nothing (404): no id has one, and
+PostgreSQL could not even look it up.
 
 A route also declares its contract, which ``ssea_core.openapi`` turns into the OpenAPI
 document: the pydantic models of its path parameters, query and JSON body, and its
@@ -22,6 +24,7 @@ from urllib.parse import unquote
 from pydantic import BaseModel
 
 from ssea_core.errors import MethodNotAllowedError, NotFoundError
+from ssea_core.http import storable_text
 
 if TYPE_CHECKING:
     from ssea_core.context import RequestContext
@@ -191,6 +194,10 @@ class Router:
                 params = {
                     key: unquote(value) for key, value in found.groupdict().items()
                 }
+                if not all(storable_text(value) for value in params.values()):
+                    raise NotFoundError(
+                        "No route for a path with a NUL or an unpaired surrogate."
+                    )
                 return Match(route, params)
             allowed.append(route.method)
         if allowed:

@@ -1,7 +1,8 @@
 """Reporting periods (SPEC §3): whole UTC days, inclusive at both ends.
 
-Invariants: a period has 1 to 366 days and ``start <= end``; the instants it covers
-are ``[start 00:00 UTC, end + 1 day 00:00 UTC)``. "Today" is the UTC date of the
+Invariants: a period has 1 to 366 days and ``start <= end``, both from
+:data:`FIRST_DAY` to :data:`LAST_DAY`; the instants it covers are
+``[start 00:00 UTC, end + 1 day 00:00 UTC)``. "Today" is the UTC date of the
 service's clock, never of the machine.
 """
 
@@ -14,6 +15,11 @@ from ssea_core.errors import BadRequestError
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
+#: The days a period may cover: far wider than any Moodle site's data, and far enough
+#: inside Python's calendar (years 1 to 9999) that a period's instants and the
+#: windows counted back from it always exist.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(9998, 12, 31)
 _DAY = timedelta(days=1)
 _HOUR = timedelta(hours=1)
 
@@ -63,8 +69,10 @@ def resolve_period(
     that range. ``start`` alone: from ``start`` to today. ``end`` alone: ``days``
     (default 30) days ending at ``end``. Raises :class:`BadRequestError` when
     ``days`` comes with ``from``, when ``from`` is after ``to``, or when the range
-    is longer than 366 days.
+    is longer than 366 days or reaches outside :data:`FIRST_DAY` to :data:`LAST_DAY`.
     """
+    check_calendar(start, "from")
+    check_calendar(end, "to")
     if days is not None and start is not None:
         raise BadRequestError(
             "Give either 'days' or 'from' (with an optional 'to'), not both."
@@ -83,4 +91,22 @@ def resolve_period(
         raise BadRequestError(
             f"The period has {period.days} days; at most {MAX_DAYS} are allowed."
         )
+    if not in_calendar(period.start):
+        raise BadRequestError(
+            f"The period would start on {period.start}; periods lie from "
+            f"{FIRST_DAY} to {LAST_DAY}."
+        )
     return period
+
+
+def in_calendar(day: date) -> bool:
+    """Whether ``day`` lies from :data:`FIRST_DAY` to :data:`LAST_DAY`."""
+    return FIRST_DAY <= day <= LAST_DAY
+
+
+def check_calendar(day: date | None, name: str) -> None:
+    """Raise :class:`BadRequestError` naming ``name`` when ``day`` is out of range."""
+    if day is not None and not in_calendar(day):
+        raise BadRequestError(
+            f"'{name}' ({day}) must be from {FIRST_DAY} to {LAST_DAY}."
+        )

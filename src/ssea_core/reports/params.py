@@ -23,6 +23,7 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -32,6 +33,7 @@ from pydantic import (
 )
 
 from ssea_core.errors import ValidationFailedError
+from ssea_core.metrics.period import FIRST_DAY, LAST_DAY, in_calendar
 from ssea_core.reports.definitions import ReportFormat, ReportType
 
 #: The longest period a report covers, as for the dashboard's periods (SPEC §3).
@@ -45,6 +47,16 @@ CourseId = Annotated[
 ]
 
 
+def _in_calendar(day: date) -> date:
+    if not in_calendar(day):
+        raise ValueError(f"must be from {FIRST_DAY} to {LAST_DAY}")
+    return day
+
+
+#: A day a report may name: inside the calendar a dashboard period may cover.
+ReportDay = Annotated[date, AfterValidator(_in_calendar)]
+
+
 class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -52,8 +64,8 @@ class _Params(BaseModel):
 
 
 class _Ranged(_Params):
-    date_from: date | None = None
-    date_to: date | None = None
+    date_from: ReportDay | None = None
+    date_to: ReportDay | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> _Ranged:
@@ -79,7 +91,7 @@ class AssessmentParams(_Ranged):
 class EarlyWarningParams(_Params):
     """Inactivity counted back from ``date_to`` (default today)."""
 
-    date_to: date | None = None
+    date_to: ReportDay | None = None
 
 
 PARAMS: dict[ReportType, type[_Params]] = {
