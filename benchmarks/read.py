@@ -870,6 +870,16 @@ def scratch_folder() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def run_imports(arguments: str) -> bool:
+    """The import benchmark in its own process (it starts one per step itself)."""
+    import shlex
+    import subprocess
+
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "imports.py")
+    done = subprocess.run([sys.executable, script, *shlex.split(arguments)])
+    return done.returncode == 0
+
+
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -891,6 +901,14 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--copy-from",
         metavar="FILE",
         help="fill a PostgreSQL schema (--reuse names it) with a kept SQLite build",
+    )
+    parser.add_argument(
+        "--imports",
+        nargs="?",
+        const="",
+        metavar="ARGS",
+        help="then run benchmarks/imports.py (import rows/s and peak memory at 1x "
+        "and 10x a file), with these arguments if given",
     )
     parser.add_argument("--build-only", action="store_true", help="build and keep")
     parser.add_argument("--keep", action="store_true", help="keep a new database")
@@ -927,6 +945,10 @@ async def main(argv: Sequence[str] | None = None) -> int:
             )
             met = report(timings, database.dialect, args.repeat, args.naive_repeat)
             print(f"load {os.getloadavg()[0]:.2f} at the end")
+            if args.imports is not None:
+                print("\nimports (benchmarks/imports.py):", flush=True)
+                imports_met = run_imports(args.imports)
+                met = met and imports_met
             return 0 if met else 1
     finally:
         if keep:
