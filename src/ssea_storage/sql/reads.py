@@ -272,6 +272,9 @@ class SqlAnalyticsRepository:
         total = case((grade_items.c.item_type == "course", percent), else_=None)
         return func.coalesce(func.avg(total), func.avg(percent))
 
+    # Known shortcoming: per-user and per-course period totals (users, top, courses)
+    # sum every daily rollup row of the period, so they grow with users x days; no
+    # coarser tier exists yet (docs/performance.md has the figures).
     def _user_activity(self, period: Period, course_id: str | None = None) -> Any:
         query = (
             select(
@@ -946,23 +949,50 @@ class SqlAnalyticsRepository:
     def _completed_counts(
         self, connection: Connection, ids: Sequence[str]
     ) -> dict[str, int]:
-        """Completed tracked modules of active students, per course."""
-        query = (
-            select(completions.c.course_id, func.count())
-            .select_from(
-                completions.join(modules, self._module_join()).join(
-                    enrolments, self._student_join()
+        """Completed tracked modules of active students, per course.
+
+        On PostgreSQL two queries met here rather than one three-table join: its
+        planner misjudges how many completions match their module on (module,
+        course) and probes the enrolments once per completion (4x slower on a
+        1M-event tenant). SQLite runs the join twice as fast as the two queries.
+        """
+        if self._executor.dialect == "sqlite":
+            joined = (
+                select(completions.c.course_id, func.count())
+                .select_from(
+                    completions.join(modules, self._module_join()).join(
+                        enrolments, self._student_join()
+                    )
                 )
+                .where(
+                    completions.c.tenant_id == self._tenant_id,
+                    completions.c.course_id.in_(ids),
+                    completions.c.state.in_(DONE_STATES),
+                    self._tracked(),
+                )
+                .group_by(completions.c.course_id)
             )
+            return {row[0]: _int(row[1]) for row in connection.execute(joined)}
+        done = (
+            select(completions.c.course_id, completions.c.user_id, func.count())
+            .select_from(completions.join(modules, self._module_join()))
             .where(
                 completions.c.tenant_id == self._tenant_id,
                 completions.c.course_id.in_(ids),
                 completions.c.state.in_(DONE_STATES),
                 self._tracked(),
             )
-            .group_by(completions.c.course_id)
+            .group_by(completions.c.course_id, completions.c.user_id)
         )
-        return {row[0]: _int(row[1]) for row in connection.execute(query)}
+        students = select(enrolments.c.course_id, enrolments.c.user_id).where(
+            self._students(), enrolments.c.course_id.in_(ids)
+        )
+        active = {(row[0], row[1]) for row in connection.execute(students)}
+        counts: dict[str, int] = {}
+        for course_id, user_id, completed in connection.execute(done):
+            if (course_id, user_id) in active:
+                counts[course_id] = counts.get(course_id, 0) + _int(completed)
+        return counts
 
     def _course_completed_counts(
         self, connection: Connection, ids: Sequence[str]
