@@ -1,9 +1,10 @@
 """The ``ssea`` command line: migrate the database, manage tenants and keys, serve.
 
 Every command that touches the database takes ``--db URL`` (default:
-``SSEA_DATABASE_URL``, else ``sqlite:///ssea.db`` in the working directory) and
-``--json``, which makes the whole output one JSON object. The embedded SQLite database
-is upgraded on use; a server database must be upgraded with ``ssea db upgrade`` first.
+``SSEA_DATABASE_URL``, else ``sqlite:///ssea.db`` in the working directory); all but
+``serve`` and ``worker`` take ``--json``, which makes the whole output one JSON
+object. The embedded SQLite database is upgraded on use; a server database must be
+upgraded with ``ssea db upgrade`` first.
 Expected failures print one line on stderr and exit with status 1.
 """
 
@@ -177,6 +178,10 @@ def _cell(value: Any) -> str:
         return "-"
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds").replace("+00:00", "Z")
+    if isinstance(value, Mapping):
+        return (
+            ", ".join(f"{name}: {_cell(item)}" for name, item in value.items()) or "-"
+        )
     return str(value)
 
 
@@ -587,7 +592,7 @@ def keys_master(as_json: bool) -> None:
 @database_option
 @_handles_errors
 def serve(settings: Settings, host: str | None, port: int | None) -> None:
-    """Serve the API with uvicorn until interrupted (needs the ``server`` extra)."""
+    """Serve the API with uvicorn until interrupted (needs the server extra)."""
     # Fail here, with a one-line message, rather than in the server's startup.
     _with_store(settings, _nothing)
     _serve(settings, host, port)
@@ -623,8 +628,8 @@ async def _nothing(_store: SqlStore) -> None:
 def openapi(as_json: bool, output: Path | None) -> None:
     """Print the OpenAPI 3.1 document of the API (needs no database).
 
-    Indented JSON by default; ``--json`` prints it on one line. With ``--output``,
-    the file gets the document and the output says what was written.
+    Indented JSON by default; --json prints it on one line. With --output, the file
+    gets the document and the output says what was written.
     """
     document = build_document(build_router().routes)
     text = json.dumps(document, ensure_ascii=False, indent=None if as_json else 2)
@@ -660,7 +665,7 @@ def _ingestor(store: SqlStore, settings: Settings) -> Ingestor:
 @cli.command("import")
 @click.argument("kind", type=click.Choice(sorted(SOURCES)))
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option("--tenant", "tenant_id", type=click.UUID, required=True)
+@_tenant_option
 @click.option(
     "--timezone",
     "timezone_name",
@@ -668,6 +673,11 @@ def _ingestor(store: SqlStore, settings: Settings) -> Ingestor:
     show_default=True,
     callback=_timezone,
     help="The site's time zone, for log downloads printed in local time.",
+)
+@click.option(
+    "--site-course-id",
+    help="The course id of the site's front page, whose events are site-level, with "
+    "no course (default: 1). For moodle-logs, logstore and xapi.",
 )
 @click.option("--chunk-size", type=click.IntRange(1, 50_000), default=2_000)
 @operator_command
@@ -678,10 +688,20 @@ def import_command(
     path: Path,
     tenant_id: UUID,
     timezone_name: str,
+    site_course_id: str | None,
     chunk_size: int,
 ) -> None:
     """Import a Moodle log download, logstore dump, xAPI file or OULAD folder."""
-    options = {"timezone": timezone_name} if kind == "moodle-logs" else {}
+    options: dict[str, Any] = (
+        {"timezone": timezone_name} if kind == "moodle-logs" else {}
+    )
+    if site_course_id is not None:
+        if kind not in SITE_COURSE_KINDS:
+            raise click.UsageError(
+                f"--site-course-id applies to {', '.join(SITE_COURSE_KINDS)} "
+                f"imports only, not {kind}."
+            )
+        options["site_course_id"] = site_course_id
 
     async def run(store: SqlStore) -> ImportSummary:
         await _require_tenant(store, tenant_id)
@@ -701,6 +721,12 @@ def import_command(
 
 
 DEMO_TENANT = "SSEA Demo"
+#: The options that shape the generated term; they matter only on a first load.
+TERM_OPTIONS = ("students", "courses", "weeks", "seed")
+
+
+#: The import kinds whose sources know Moodle's front-page course.
+SITE_COURSE_KINDS = ("moodle-logs", "logstore", "xapi")
 
 
 async def _demo_tenant(store: SqlStore) -> TenantRecord:
@@ -713,18 +739,66 @@ async def _demo_tenant(store: SqlStore) -> TenantRecord:
     )
 
 
+def _given(name: str) -> bool:
+    """Whether the option ``name`` of the running command was given, not defaulted."""
+    source = click.get_current_context().get_parameter_source(name)
+    return source not in (None, click.core.ParameterSource.DEFAULT)
+
+
 async def _demo_loaded(store: SqlStore, tenant_id: UUID) -> bool:
     query = select(events.c.event_id).where(events.c.tenant_id == tenant_id).limit(1)
     found = await store.executor.run(lambda c: c.execute(query).first())
     return found is not None
 
 
+def _regenerate_hint(database_url: str) -> str:
+    """How to get a new demo term: a database without the demo tenant."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (
+        None,
+        "",
+        ":memory:",
+    ):
+        return f"delete {url.database} or pass another --db"
+    return "pass another --db"
+
+
 @cli.command()
-@click.option("--students", type=click.IntRange(1, 50_000), default=300)
-@click.option("--courses", type=click.IntRange(1, 1_000), default=12)
-@click.option("--weeks", type=click.IntRange(1, 52), default=14)
-@click.option("--seed", type=int, default=7)
-@click.option("--serve/--no-serve", "then_serve", default=True, show_default=True)
+@click.option(
+    "--students",
+    type=click.IntRange(1, 50_000),
+    default=300,
+    show_default=True,
+    help="Students in the generated term (first load only).",
+)
+@click.option(
+    "--courses",
+    type=click.IntRange(1, 1_000),
+    default=12,
+    show_default=True,
+    help="Courses in the term (first load only).",
+)
+@click.option(
+    "--weeks",
+    type=click.IntRange(1, 52),
+    default=14,
+    show_default=True,
+    help="Length of the term, ending yesterday (first load only).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=7,
+    show_default=True,
+    help="Random seed: the same seed and shape give the same term (first load only).",
+)
+@click.option(
+    "--serve/--no-serve",
+    "then_serve",
+    default=True,
+    show_default=True,
+    help="Serve the API once the term is loaded.",
+)
 @click.option("--host", help="Interface to bind (default: SSEA_HOST or 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65_535), help="Port to listen on.")
 @operator_command
@@ -739,7 +813,12 @@ def demo(
     host: str | None,
     port: int | None,
 ) -> None:
-    """Fill a demo tenant with a generated term, print a key and curl lines, serve."""
+    """Fill a demo tenant with a generated term, print a key and curl lines, serve.
+
+    Run again on the same database, it keeps the term it loaded the first time and
+    only prints a new key; to generate another term, delete the database file or
+    pass another --db.
+    """
     yesterday = SystemClock().now().date() - timedelta(days=1)
     shape = TermShape.ending_on(
         yesterday, students=students, courses=courses, weeks=weeks, seed=seed
@@ -781,12 +860,20 @@ def demo(
         f'curl -H "X-SSEA-Key: {result["api_key"]}" "{prefix}/courses?limit=5"',
         f'curl -H "X-SSEA-Key: {result["api_key"]}" "{prefix}/heatmap?days=30"',
     ]
+    hint = _regenerate_hint(settings.database_url)
     loaded = (
-        "the demo term was loaded before"
+        f"the demo term was loaded before (for a new one: {hint})"
         if result.get("already_loaded")
         else f"{result['events_stored']} events stored, "
         f"{result['first_day']} to {result['last_day']}"
     )
+    given = [f"--{name}" for name in TERM_OPTIONS if _given(name)]
+    if result.get("already_loaded") and given:
+        click.echo(
+            f"Ignored {', '.join(given)}: the demo term is already loaded; "
+            f"for a new one, {hint}.",
+            err=True,
+        )
     text = [
         f"tenant   {result['tenant_id']}",
         f"api key  {result['api_key']}  (shown once)",

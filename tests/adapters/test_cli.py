@@ -220,6 +220,23 @@ def test_bad_options_are_usage_errors() -> None:
     assert "unknown time zone" in wrong_zone.stderr
 
 
+def _command_paths(group: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    yield path
+    for name, command in getattr(group, "commands", {}).items():
+        yield from _command_paths(command, (*path, name))
+
+
+def test_help_texts_show_no_markup() -> None:
+    paths = list(_command_paths(cli))
+    assert ("openapi",) in paths
+    assert ("db", "upgrade") in paths
+
+    for path in paths:
+        result = ssea(*path, "--help")
+        assert result.exit_code == 0, result.output
+        assert "``" not in result.stdout, path
+
+
 def test_an_unreachable_database_fails_cleanly() -> None:
     result = ssea("db", "current", "--db", "postgresql://127.0.0.1:1/none")
 

@@ -72,6 +72,57 @@ def test_import_counts_every_row_and_a_second_import_stores_nothing(
     assert (second["stored"], second["duplicates"]) == (0, 3)
 
 
+def test_the_import_summary_reads_as_reason_count_lists(workdir: Path) -> None:
+    (workdir / "log.csv").write_bytes(LOG.encode())
+    tenant = ssea_json("tenants", "create", "--name", "Import U")["tenant_id"]
+
+    result = CliRunner().invoke(
+        cli, ["import", "moodle-logs", "log.csv", "--tenant", tenant]
+    )
+
+    assert result.exit_code == 0, result.output
+    lines = {
+        line.split()[0]: line.split(None, 1)[1] for line in result.stdout.splitlines()
+    }
+    assert lines["excluded"] == "origin_cli: 1"
+    assert lines["skipped"] == "no_user_id: 1"
+    assert lines["notes"] == "-"
+
+
+def test_site_course_id_makes_that_course_site_level(workdir: Path) -> None:
+    (workdir / "log.csv").write_bytes(LOG.encode())
+    courses = {}
+    for site_course in ("1", "7"):
+        tenant = ssea_json("tenants", "create", "--name", f"Site {site_course}")
+        tenant_id = tenant["tenant_id"]
+        ssea_json(
+            "import",
+            "moodle-logs",
+            "log.csv",
+            "--tenant",
+            tenant_id,
+            "--site-course-id",
+            site_course,
+        )
+        key = ssea_json("keys", "create", "--tenant", tenant_id)["key"]
+        path = f"/v1/tenants/{tenant_id}/courses?from=2026-03-02&to=2026-03-02"
+        courses[site_course] = anyio.run(read, path, key)
+
+    assert [course["course_id"] for course in courses["1"]] == ["7"]
+    assert courses["7"] == []
+
+
+def test_site_course_id_is_refused_for_oulad(workdir: Path) -> None:
+    tenant = ssea_json("tenants", "create", "--name", "OU")["tenant_id"]
+    result = CliRunner().invoke(
+        cli,
+        ["import", "oulad", str(workdir), "--tenant", tenant, "--site-course-id", "1"],
+    )
+
+    assert result.exit_code == 2
+    assert "--site-course-id applies to" in result.stderr
+
+
 def test_import_refuses_an_unknown_tenant(workdir: Path) -> None:
     (workdir / "log.csv").write_bytes(LOG.encode())
     result = CliRunner().invoke(
@@ -112,3 +163,17 @@ def test_demo_loads_a_term_once_and_its_key_reads_it() -> None:
     )
     assert overview["tenant_id"] == first["tenant_id"]
     assert 0 < overview["total_events"] <= first["events_stored"]
+
+
+def test_demo_run_again_says_its_term_options_are_ignored() -> None:
+    shape = ["--students", "5", "--courses", "1", "--weeks", "1"]
+    ssea_json("demo", "--no-serve", *shape)
+
+    same = CliRunner().invoke(cli, ["demo", "--no-serve"])
+    other = CliRunner().invoke(cli, ["demo", "--no-serve", "--students", "9"])
+
+    assert same.exit_code == other.exit_code == 0, other.output
+    assert "delete ssea.db or pass another --db" in same.stdout
+    assert "Ignored" not in same.stderr
+    assert "Ignored --students: the demo term is already loaded" in other.stderr
+    assert "delete ssea.db or pass another --db" in other.stderr
