@@ -215,8 +215,9 @@ def test_the_ip_is_never_kept() -> None:
 
 
 def vars_of(prepared: object) -> dict[str, object]:
-    names = getattr(type(prepared), "__slots__", ())
-    return {name: getattr(prepared, name) for name in names}
+    values: dict[str, object] = prepared._asdict()  # type: ignore[attr-defined]
+    assert values  # an empty dict would make the check above vacuous
+    return values
 
 
 def test_a_prepared_event_keeps_what_was_sent() -> None:
@@ -264,3 +265,59 @@ def test_exclusion_reasons_name_why_an_event_is_not_the_users_own() -> None:
         )
         is None
     )
+
+
+#: Payloads each model must judge alike: the API's model (EventIn) and the dict the
+#: batch path validates into (EventFields).
+SAME_VERDICT: list[dict[str, Any]] = [
+    {},
+    {"user_id": 0},
+    {"user_id": True},
+    {"user_id": " 42 "},
+    {"user_id": ""},
+    {"user_id": "x" * 65},
+    {"course_id": None, "module_id": None},
+    {"course_id": 7.5},
+    {"event_type": "Course Viewed"},
+    {"timestamp": "yesterday"},
+    {"timestamp": 1772359200},
+    {"timestamp": "2026-03-01T12:00:00+02:00"},
+    {"metadata": None},
+    {"metadata": []},
+    {"metadata": {"k": [1, 2, {"x": None}]}},
+    {"metadata": {"k": "é" * (MAX_METADATA_BYTES // 2)}},
+    {"moodle_log_id": 5, "real_user_id": "2", "origin": "web"},
+    {"origin": "x" * 33},
+    {"ip": "203.0.113.9"},
+    {"ip": "1" * 65},
+    {"surprise": 1},
+]
+
+
+@pytest.mark.parametrize("change", SAME_VERDICT)
+def test_the_batch_fields_judge_like_the_model(change: dict[str, Any]) -> None:
+    from pydantic import TypeAdapter
+
+    from ssea_core.ingest.events import prepare_fields
+    from ssea_core.ingest.models import EventFields
+
+    payload: dict[str, Any] = {
+        "event_type": "course_viewed",
+        "user_id": "42",
+        "timestamp": "2026-03-01T10:00:00Z",
+        **change,
+    }
+    try:
+        model = EventIn.model_validate(payload)
+    except ValidationError as refused:
+        with pytest.raises(ValidationError) as caught:
+            TypeAdapter(EventFields).validate_python(payload)
+        locations = {error["loc"] for error in refused.errors()}
+        assert {error["loc"] for error in caught.value.errors()} == locations
+        return
+    fields = TypeAdapter(EventFields).validate_python(payload)
+
+    assert prepare_fields(str(TENANT), fields) == prepare_event(TENANT, model)
+    assert prepare_fields(str(TENANT), fields, "site_admin") == prepare_event(
+        TENANT, model
+    )._replace(counted=False, excluded_because="site_admin")

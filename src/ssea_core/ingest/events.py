@@ -12,19 +12,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
-from ssea_core.ingest.models import EventIn
+from ssea_core.ingest.models import EventFields, EventIn
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class PreparedEvent:
-    """An event ready to store: id computed, time in UTC, IP dropped."""
+class PreparedEvent(NamedTuple):
+    """An event ready to store: id computed, time in UTC, IP dropped.
+
+    A named tuple rather than a frozen dataclass: just as immutable, and five times
+    cheaper to build, which a bulk import does once per event.
+    """
 
     event_id: str
     event_type: str
@@ -61,20 +63,44 @@ def canonical_json(value: Any) -> str:
 
 def compute_event_id(tenant_id: UUID, event: EventIn) -> str:
     """The deterministic id of an event within a tenant (SPEC §2)."""
-    if event.moodle_log_id is not None:
-        identity = f"{tenant_id}|log|{event.moodle_log_id}"
+    return _event_id(
+        str(tenant_id),
+        event.event_type,
+        event.user_id,
+        event.course_id,
+        event.module_id,
+        event.timestamp,
+        event.metadata,
+        event.moodle_log_id,
+        event.real_user_id,
+    )
+
+
+def _event_id(
+    tenant: str,
+    event_type: str,
+    user_id: str,
+    course_id: str | None,
+    module_id: str | None,
+    timestamp: datetime,
+    metadata: dict[str, Any],
+    moodle_log_id: str | None,
+    real_user_id: str | None,
+) -> str:
+    if moodle_log_id is not None:
+        identity = f"{tenant}|log|{moodle_log_id}"
     else:
         identity = "|".join(
             (
-                str(tenant_id),
+                tenant,
                 "evt",
-                event.event_type,
-                event.user_id,
-                event.course_id or "",
-                event.module_id or "",
-                str(to_micros(event.timestamp)),
-                event.real_user_id or "",
-                canonical_json(event.metadata),
+                event_type,
+                user_id,
+                course_id or "",
+                module_id or "",
+                str(to_micros(timestamp)),
+                real_user_id or "",
+                canonical_json(metadata),
             )
         )
     return "evt_" + hashlib.sha256(identity.encode()).hexdigest()[:32]
@@ -93,4 +119,44 @@ def prepare_event(tenant_id: UUID, event: EventIn) -> PreparedEvent:
         moodle_log_id=event.moodle_log_id,
         real_user_id=event.real_user_id,
         origin=event.origin,
+    )
+
+
+def prepare_fields(
+    tenant: str, fields: EventFields, excluded_because: str | None = None
+) -> PreparedEvent:
+    """:func:`prepare_event` for validated :class:`EventFields`; ``tenant`` is the
+    tenant id as text, made once per batch. Same id, same values."""
+    metadata = fields.get("metadata")
+    if metadata is None:
+        metadata = {}
+    course_id, module_id = fields.get("course_id"), fields.get("module_id")
+    moodle_log_id = fields.get("moodle_log_id")
+    real_user_id = fields.get("real_user_id")
+    event_type, user_id = fields["event_type"], fields["user_id"]
+    timestamp = fields["timestamp"]
+    event_id = _event_id(
+        tenant,
+        event_type,
+        user_id,
+        course_id,
+        module_id,
+        timestamp,
+        metadata,
+        moodle_log_id,
+        real_user_id,
+    )
+    return PreparedEvent(
+        event_id,
+        event_type,
+        user_id,
+        course_id,
+        module_id,
+        timestamp,
+        metadata,
+        moodle_log_id,
+        real_user_id,
+        fields.get("origin"),
+        excluded_because is None,
+        excluded_because,
     )

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from itertools import islice
 from typing import Any
 from uuid import UUID
 
@@ -19,11 +20,12 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ssea_core.context import Services
 from ssea_core.errors import DailyCapExceededError, NotFoundError
-from ssea_core.ingest.events import PreparedEvent, prepare_event
+from ssea_core.ingest.events import PreparedEvent, prepare_fields
 from ssea_core.ingest.models import (
     STANDARD_EVENT_TYPES,
     SYNC_KEYS,
     SYNC_MODELS,
+    EventFields,
     EventIn,
 )
 from ssea_core.ingest.sessions import SessionPolicy
@@ -33,7 +35,9 @@ from ssea_core.validation import describe_error
 
 logger = logging.getLogger(__name__)
 
-_EVENTS = TypeAdapter(list[EventIn])
+_EVENTS = TypeAdapter(list[EventFields])
+#: Says why events are invalid, in the words the API has always used.
+_EVENT_MODELS = TypeAdapter(list[EventIn])
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,14 +87,26 @@ class SyncOutcome:
 
 
 def _validate_all(
-    adapter: TypeAdapter[list[Any]], raw: Sequence[Any]
+    adapter: TypeAdapter[list[Any]],
+    raw: Sequence[Any],
+    explain: TypeAdapter[list[Any]] | None = None,
 ) -> tuple[list[tuple[int, Any]], list[Skipped]]:
-    """Validate a list as a whole; the bad indexes are skipped, the rest kept."""
+    """Validate a list as a whole; the bad indexes are skipped, the rest kept.
+
+    With ``explain``, an adapter that refuses the same items, a list with errors is
+    validated again by it and its messages are the reasons given.
+    """
     try:
         return list(enumerate(adapter.validate_python(list(raw)))), []
     except ValidationError as exc:
+        errors = exc.errors()
+        if explain is not None:
+            try:
+                explain.validate_python(list(raw))
+            except ValidationError as explained:
+                errors = explained.errors()
         reasons: dict[int, list[str]] = {}
-        for error in exc.errors():
+        for error in errors:
             index = error["loc"][0]
             assert isinstance(index, int)
             inner = {**error, "loc": error["loc"][1:]}
@@ -112,18 +128,27 @@ def exclusion_reason(event: EventIn, settings: Settings) -> str | None:
     ``site_admin`` and ``passive`` (done to the user by someone else: graded,
     enrolled). Each is a setting and can be switched off.
     """
-    if settings.exclude_logged_in_as and event.real_user_id not in (
-        None,
-        event.user_id,
-    ):
+    return _exclusion(
+        event.event_type, event.user_id, event.real_user_id, event.origin, settings
+    )
+
+
+def _exclusion(
+    event_type: str,
+    user_id: str,
+    real_user_id: str | None,
+    origin: str | None,
+    settings: Settings,
+) -> str | None:
+    if settings.exclude_logged_in_as and real_user_id not in (None, user_id):
         return "logged_in_as"
-    if event.origin is not None and event.origin in settings.excluded_origins:
-        return f"origin_{event.origin}"
-    if event.user_id in settings.excluded_user_ids:
+    if origin is not None and origin in settings.excluded_origins:
+        return f"origin_{origin}"
+    if user_id in settings.excluded_user_ids:
         return "no_user"
-    if event.user_id in settings.site_admin_user_ids:
+    if user_id in settings.site_admin_user_ids:
         return "site_admin"
-    if event.event_type in settings.passive_event_types:
+    if event_type in settings.passive_event_types:
         return "passive"
     return None
 
@@ -156,21 +181,31 @@ class Ingestor:
         self, tenant_id: UUID, raw_events: Sequence[Any]
     ) -> tuple[list[tuple[int, PreparedEvent]], list[Skipped]]:
         """Validate raw events and give the good ones their ids."""
-        valid, skipped = _validate_all(_EVENTS, raw_events)
-        future = self._services.settings.max_future_seconds
+        # Validated models are accepted as they are, as the model adapter did.
+        raw = [
+            item
+            if type(item) is dict or not isinstance(item, EventIn)
+            else item.model_dump()
+            for item in raw_events
+        ]
+        valid, skipped = _validate_all(_EVENTS, raw, _EVENT_MODELS)
+        settings = self._services.settings
+        future = settings.max_future_seconds
         latest = self._services.clock.now() + timedelta(seconds=future)
+        tenant = str(tenant_id)
         prepared: list[tuple[int, PreparedEvent]] = []
-        for index, event in valid:
-            if event.event_type not in self._types:
+        for index, fields in valid:
+            event_type = fields["event_type"]
+            if event_type not in self._types:
                 skipped.append(
                     Skipped(
                         index,
                         "UNKNOWN_EVENT_TYPE",
-                        f"field 'event_type': '{event.event_type}' is not a registered "
+                        f"field 'event_type': '{event_type}' is not a registered "
                         "event type.",
                     )
                 )
-            elif event.timestamp > latest:
+            elif fields["timestamp"] > latest:
                 skipped.append(
                     Skipped(
                         index,
@@ -179,11 +214,14 @@ class Ingestor:
                     )
                 )
             else:
-                item = prepare_event(tenant_id, event)
-                reason = exclusion_reason(event, self._services.settings)
-                if reason is not None:
-                    item = replace(item, counted=False, excluded_because=reason)
-                prepared.append((index, item))
+                reason = _exclusion(
+                    event_type,
+                    fields["user_id"],
+                    fields.get("real_user_id"),
+                    fields.get("origin"),
+                    settings,
+                )
+                prepared.append((index, prepare_fields(tenant, fields, reason)))
         skipped.sort(key=lambda s: s.index)
         return prepared, skipped
 
@@ -213,15 +251,20 @@ class Ingestor:
                 "UTC day is reached; retry after midnight UTC.",
                 retry_after=seconds_until_next_utc_day(now),
             )
-        for index, event in prepared:
-            if event.event_id in over_cap:
-                outcome.skipped.append(
-                    Skipped(
-                        index, "DAILY_CAP_EXCEEDED", "The daily event cap is reached."
+        if not over_cap:
+            outcome.event_ids = [event.event_id for _, event in prepared]
+        else:
+            for index, event in prepared:
+                if event.event_id in over_cap:
+                    outcome.skipped.append(
+                        Skipped(
+                            index,
+                            "DAILY_CAP_EXCEEDED",
+                            "The daily event cap is reached.",
+                        )
                     )
-                )
-            else:
-                outcome.event_ids.append(event.event_id)
+                else:
+                    outcome.event_ids.append(event.event_id)
         outcome.skipped.sort(key=lambda s: s.index)
         outcome.stored = len(result.stored)
         outcome.duplicates = len(outcome.event_ids) - outcome.stored
@@ -240,16 +283,11 @@ class Ingestor:
     ) -> IngestOutcome:
         """Store any number of events, one transaction per chunk (library use)."""
         total = IngestOutcome()
-        chunk: list[Any] = []
+        remaining = iter(raw_events)
         offset = 0
-        for raw in raw_events:
-            chunk.append(raw.model_dump() if isinstance(raw, BaseModel) else raw)
-            if len(chunk) >= chunk_size:
-                total.merge(await self.ingest(tenant_id, chunk), offset)
-                offset += len(chunk)
-                chunk = []
-        if chunk:
+        while chunk := [_plain(raw) for raw in islice(remaining, max(1, chunk_size))]:
             total.merge(await self.ingest(tenant_id, chunk), offset)
+            offset += len(chunk)
         return total
 
     async def sync(
@@ -279,6 +317,13 @@ class Ingestor:
             len(skipped),
         )
         return outcome
+
+
+def _plain(item: Any) -> Any:
+    # A dict is the common case: pydantic's isinstance check costs more than it.
+    if type(item) is dict or not isinstance(item, BaseModel):
+        return item
+    return item.model_dump()
 
 
 def _excluded(

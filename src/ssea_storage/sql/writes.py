@@ -11,17 +11,22 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
+from functools import cache
+from itertools import repeat
+from operator import attrgetter
 from typing import Any
 from uuid import UUID
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Connection,
+    Dialect,
     Integer,
     String,
-    Table,
     Uuid,
     and_,
     bindparam,
@@ -103,36 +108,179 @@ _EXTEND_SESSION = (
         seconds=sessions.c.seconds + bindparam("more_seconds", type_=BigInteger()),
     )
 )
+_INSERT_EVENT = events.insert()
+_INSERT_SESSION = sessions.insert()
+#: What an event row takes from a prepared event; tenant and ingestion time are shared.
+_EVENT_FIELDS = (
+    "event_id",
+    "event_type",
+    "user_id",
+    "course_id",
+    "module_id",
+    "occurred_at",
+    "metadata",
+    "moodle_log_id",
+    "real_user_id",
+    "origin",
+    "counted",
+)
+#: Which of up to ``_CHUNK`` ids are stored; a shorter list repeats its last id.
+_EXISTING_NAMES = ("tenant", *(f"id{n}" for n in range(_CHUNK)))
+_EXISTING = select(events.c.event_id).where(
+    events.c.tenant_id == bindparam("tenant", type_=Uuid()),
+    events.c.event_id.in_(
+        [bindparam(name, type_=String()) for name in _EXISTING_NAMES[1:]]
+    ),
+)
 
 
-def insert_many(
-    connection: Connection, table: Table, rows: Sequence[dict[str, Any]]
+@cache
+def _adding_upsert(dialect_name: str, table: Any) -> Any:
+    """INSERT a rollup row, or add its counters to the stored one."""
+    module = postgresql if dialect_name == "postgresql" else sqlite
+    statement = module.insert(table)
+    keys = [column.name for column in table.primary_key.columns]
+    return statement.on_conflict_do_update(
+        index_elements=keys,
+        set_={
+            name: table.c[name] + statement.excluded[name]
+            for name in _ADDED[table.name]
+        },
+    )
+
+
+@cache
+def _tail_upsert(dialect_name: str) -> Any:
+    """INSERT a user's tail state, or replace the stored one."""
+    module = postgresql if dialect_name == "postgresql" else sqlite
+    statement = module.insert(user_activity)
+    columns = [c.name for c in user_activity.columns if not c.primary_key]
+    return statement.on_conflict_do_update(
+        index_elements=["tenant_id", "user_id"],
+        set_={name: statement.excluded[name] for name in columns},
+    )
+
+
+def execute_many(
+    connection: Connection,
+    statement: Any,
+    columns: Mapping[str, Sequence[Any]],
+    constants: Mapping[str, Any] | None = None,
 ) -> None:
-    """INSERT ``rows`` (all with the same keys) as one DBAPI executemany.
+    """Run ``statement`` once per row, as one DBAPI executemany.
 
-    The statement is SQLAlchemy's, compiled once per call, and each value goes
-    through its column type's bind processor as usual; only SQLAlchemy's per-row
-    bookkeeping is skipped, which is most of an executemany's time in Python.
+    ``columns`` holds each varying parameter's values in row order; ``constants`` are
+    the same in every row. The SQL is SQLAlchemy's, compiled once per dialect, and
+    every value goes through its type's bind processor as usual (a constant once);
+    only SQLAlchemy's per-row bookkeeping is skipped, which is most of an
+    executemany's time in Python. Without positional parameters (psycopg) the
+    statement runs through ``Connection.execute`` instead.
     """
-    if not rows:
+    constants = constants or {}
+    count = len(next(iter(columns.values()), ()))
+    if not count:
         return
+    plan = _plan(connection, statement, (*columns, *constants))
+    if plan is None:
+        rows = [
+            dict(zip(columns, values, strict=True), **constants)
+            for values in zip(*columns.values(), strict=True)
+        ]
+        connection.execute(statement, rows)
+        return
+    sql, converters = plan
+    values: list[Iterable[Any]] = []
+    for name, convert in converters:
+        if name in constants:
+            one = constants[name]
+            values.append(repeat(one if convert is None else convert(one), count))
+        elif convert is None:
+            values.append(columns[name])
+        else:
+            values.append(map(convert, columns[name]))
+    connection.exec_driver_sql(sql, list(zip(*values, strict=True)))
+
+
+_Plan = tuple[str, list[tuple[str, Callable[[Any], Any] | None]]]
+_PLANS: WeakKeyDictionary[Dialect, dict[tuple[int, tuple[str, ...]], Any]] = (
+    WeakKeyDictionary()
+)
+
+
+def _plan(
+    connection: Connection, statement: Any, names: tuple[str, ...]
+) -> _Plan | None:
+    """The positional SQL of ``statement`` and each parameter's bind processor.
+
+    None when the dialect's parameters are not positional, or when the statement
+    needs what only ``Connection.execute`` does (defaults computed per row, a schema
+    translation): the caller then goes through SQLAlchemy.
+    """
+    if connection.get_execution_options().get("schema_translate_map"):
+        return None
     dialect = connection.dialect
-    compiled = table.insert().compile(dialect=dialect, column_keys=list(rows[0]))
-    if not compiled.positional or compiled.positiontup is None:
-        connection.execute(table.insert(), rows)
-        return
-    converters = [
-        (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
-        for name in compiled.positiontup
-    ]
-    # Column by column: one map() per column is far cheaper than a loop per value.
-    columns = [
-        [row[name] for row in rows]
-        if convert is None
-        else list(map(convert, [row[name] for row in rows]))
-        for name, convert in converters
-    ]
-    connection.exec_driver_sql(compiled.string, list(zip(*columns, strict=True)))
+    plans = _PLANS.setdefault(dialect, {})
+    key = (id(statement), names)
+    cached = plans.get(key)
+    if cached is not None and cached[0] is statement:
+        plan: _Plan | None = cached[1]
+        return plan
+    compiled: Any = statement.compile(dialect=dialect, column_keys=list(names))
+    usable = (
+        compiled.positional
+        and compiled.positiontup is not None
+        and not compiled.insert_prefetch
+        and not compiled.update_prefetch
+        and set(compiled.positiontup) <= set(names)
+    )
+    plan = None
+    if usable:
+        converters = []
+        for name in compiled.positiontup:
+            bind_type = compiled.binds[name].type
+            convert = bind_type.dialect_impl(dialect).bind_processor(dialect)
+            if convert is not None and isinstance(bind_type, JSON):
+                convert = _json_converter(convert)
+            converters.append((name, convert))
+        plan = (compiled.string, converters)
+    plans[key] = (statement, plan)
+    return plan
+
+
+def _lookup_plan(
+    connection: Connection,
+) -> tuple[str, Callable[[Any], Any] | None] | None:
+    """``_EXISTING`` as positional SQL and the tenant's bind processor, if usable."""
+    plan = _plan(connection, _EXISTING, _EXISTING_NAMES)
+    if plan is None:
+        return None
+    sql, converters = plan
+    names = tuple(name for name, _ in converters)
+    if names != _EXISTING_NAMES or any(convert for _, convert in converters[1:]):
+        return None
+    return sql, converters[0][1]
+
+
+_event_id_of = attrgetter("event_id")
+
+
+def _json_converter(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    # Most events carry no metadata: encode the empty object once, not per row.
+    empty = convert({})
+
+    def encode(value: Any) -> Any:
+        if type(value) is dict and not value:
+            return empty
+        return convert(value)
+
+    return encode
+
+
+def _rows_to_columns(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """Rows that all have the same keys, as one list of values per key."""
+    if not rows:
+        return {}
+    return {name: [row[name] for row in rows] for name in rows[0]}
 
 
 def _key(at: datetime, event_id: str) -> Any:
@@ -225,17 +373,33 @@ class EventWriter:
 
     def _existing(self, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
-        for part in _chunks(ids):
-            rows = self.connection.execute(
-                select(events.c.event_id).where(
-                    events.c.tenant_id == self.tenant_id, events.c.event_id.in_(part)
+        plan = _lookup_plan(self.connection)
+        if plan is None:
+            for part in _chunks(ids):
+                rows = self.connection.execute(
+                    select(events.c.event_id).where(
+                        events.c.tenant_id == self.tenant_id,
+                        events.c.event_id.in_(part),
+                    )
                 )
-            )
+                found.update(row[0] for row in rows)
+            return found
+        sql, convert_tenant = plan
+        tenant = (
+            self.tenant_id if convert_tenant is None else convert_tenant(self.tenant_id)
+        )
+        for part in _chunks(ids):
+            padding = [part[-1]] * (_CHUNK - len(part))
+            rows = self.connection.exec_driver_sql(sql, (tenant, *part, *padding))
             found.update(row[0] for row in rows)
         return found
 
     def _insert_events(self, items: Sequence[PreparedEvent], now: datetime) -> None:
-        insert_many(self.connection, events, self._event_rows(items, now))
+        # In id order: consecutive rows land on neighbouring pages of the key's index.
+        ordered = sorted(items, key=_event_id_of)
+        columns = {name: list(map(attrgetter(name), ordered)) for name in _EVENT_FIELDS}
+        constants = {"tenant_id": self.tenant_id, "ingested_at": now}
+        execute_many(self.connection, _INSERT_EVENT, columns, constants)
 
     def _event_rows(
         self, items: Sequence[PreparedEvent], now: datetime
@@ -300,10 +464,10 @@ class EventWriter:
             else:
                 row = self._rewindow(user_id, user_events, tail, new_sessions)
             tail_rows.append(row)
-        if self.extensions:
-            self.connection.execute(_EXTEND_SESSION, self.extensions)
-        if new_sessions:
-            self.connection.execute(sessions.insert(), new_sessions)
+        execute_many(
+            self.connection, _EXTEND_SESSION, _rows_to_columns(self.extensions)
+        )
+        execute_many(self.connection, _INSERT_SESSION, _rows_to_columns(new_sessions))
         self._save_tails(tail_rows)
 
     def _tails(self, user_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -467,17 +631,8 @@ class EventWriter:
         }
 
     def _save_tails(self, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        statement = upsert(self.connection, user_activity)
-        columns = [c.name for c in user_activity.columns if not c.primary_key]
-        self.connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=["tenant_id", "user_id"],
-                set_={name: statement.excluded[name] for name in columns},
-            ),
-            rows,
-        )
+        statement = _tail_upsert(self.connection.dialect.name)
+        execute_many(self.connection, statement, _rows_to_columns(rows))
 
     # -- rollups --------------------------------------------------------------------
 
@@ -503,11 +658,16 @@ class EventWriter:
     ) -> None:
         moment = event.occurred_at
         course = event.course_id or ""
-        hour = moment.replace(minute=0, second=0, microsecond=0)
-        for cell in (
-            self.daily.setdefault((moment.date(), user_id, course), Tally()),
-            self.hourly.setdefault((hour, course), Tally()),
-        ):
+        day_key = (moment.date(), user_id, course)
+        hour_key = (moment.replace(minute=0, second=0, microsecond=0), course)
+        # get() before creating: setdefault would build a Tally for every event.
+        day = self.daily.get(day_key)
+        if day is None:
+            day = self.daily[day_key] = Tally()
+        hour = self.hourly.get(hour_key)
+        if hour is None:
+            hour = self.hourly[hour_key] = Tally()
+        for cell in (day, hour):
             cell.events += events
             cell.sessions += started
             cell.seconds += seconds
@@ -548,20 +708,8 @@ class EventWriter:
             (hourly_rollups, hourly),
             *tenant_wide,
         ):
-            if not rows:
-                continue
-            statement = upsert(self.connection, table)
-            keys = [column.name for column in table.primary_key.columns]
-            self.connection.execute(
-                statement.on_conflict_do_update(
-                    index_elements=keys,
-                    set_={
-                        name: table.c[name] + statement.excluded[name]
-                        for name in _ADDED[table.name]
-                    },
-                ),
-                rows,
-            )
+            statement = _adding_upsert(self.connection.dialect.name, table)
+            execute_many(self.connection, statement, _rows_to_columns(rows))
         self.daily.clear()
         self.hourly.clear()
 
