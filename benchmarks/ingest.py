@@ -56,7 +56,7 @@ from ssea_core.clock import FixedClock
 from ssea_core.context import Services
 from ssea_core.http import Request
 from ssea_core.ingest.models import MAX_BATCH
-from ssea_core.ingest.service import Ingestor
+from ssea_core.ingest.service import LIBRARY_CHUNK, Ingestor
 from ssea_core.ingest.sessions import SessionPolicy
 from ssea_core.settings import Settings
 from ssea_storage.secrets import SecretBox
@@ -553,7 +553,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         default="sqlite",
         help="sqlite (temp dir), postgres (SSEA_BENCH_POSTGRES_URL or local), or a URL",
     )
-    parser.add_argument("--batch", type=int, default=5_000, help="library chunk size")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=LIBRARY_CHUNK,
+        help=f"library chunk size and raw rows a transaction ({LIBRARY_CHUNK:,})",
+    )
     parser.add_argument("--seed", type=int, default=20250901)
     parser.add_argument(
         "--paths",

@@ -35,6 +35,11 @@ from ssea_core.validation import describe_error
 
 logger = logging.getLogger(__name__)
 
+#: Events per transaction of :meth:`Ingestor.ingest_many` unless told otherwise: at
+#: 1M stored events, 25,000 a chunk is 1.2x faster than 5,000 and costs a few tens of
+#: MB while a chunk is in hand.
+LIBRARY_CHUNK = 25_000
+
 _EVENTS = TypeAdapter(list[EventFields])
 #: Says why events are invalid, in the words the API has always used.
 _EVENT_MODELS = TypeAdapter(list[EventIn])
@@ -279,9 +284,18 @@ class Ingestor:
         return outcome
 
     async def ingest_many(
-        self, tenant_id: UUID, raw_events: Iterable[Any], *, chunk_size: int = 5_000
+        self,
+        tenant_id: UUID,
+        raw_events: Iterable[Any],
+        *,
+        chunk_size: int = LIBRARY_CHUNK,
     ) -> IngestOutcome:
-        """Store any number of events, one transaction per chunk (library use)."""
+        """Store any number of events, one transaction per chunk (library use).
+
+        Larger chunks are cheaper per event once a tenant holds many events: each
+        chunk's inserts dirty pages all over the event-id index, so fewer, larger
+        chunks write each page less often (see benchmarks/README.md).
+        """
         total = IngestOutcome()
         remaining = iter(raw_events)
         offset = 0
