@@ -1,15 +1,28 @@
-"""Tenant secrets at rest: Fernet tokens under an operator-held master key."""
+"""Tenant secrets at rest: Fernet tokens under an operator-held master key.
+
+``cryptography`` is imported on the first seal or open, not before: a store opens and
+serves API keys, ingestion and reads without it (Pyodide on PyPI has no wheel of it),
+and only what touches a tenant secret (tenant creation, secret rotation, SSO, viewer
+signatures) needs it.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import os
 import secrets
 from pathlib import Path
-
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from typing import TYPE_CHECKING
 
 from ssea_core.errors import MisconfiguredError
+
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
+
+#: A Fernet key is 32 bytes, url-safe base64.
+_KEY_BYTES = 32
 
 logger = logging.getLogger(__name__)
 
@@ -20,18 +33,25 @@ class SecretBox:
     def __init__(self, *keys: str | bytes) -> None:
         if not keys:
             raise MisconfiguredError("No master key: set SSEA_MASTER_KEY.")
-        try:
-            self._fernet = MultiFernet([Fernet(key) for key in keys])
-        except (ValueError, TypeError) as exc:
-            raise MisconfiguredError(
-                "SSEA_MASTER_KEY is not a Fernet key (32 url-safe base64 bytes); "
-                "make one with `ssea keys master`."
-            ) from exc
+        for key in keys:
+            _check_key(key)
+        self._keys = keys
+        self._cached: MultiFernet | None = None
+
+    @property
+    def _fernet(self) -> MultiFernet:
+        if self._cached is None:
+            from cryptography.fernet import Fernet, MultiFernet
+
+            self._cached = MultiFernet([Fernet(key) for key in self._keys])
+        return self._cached
 
     def seal(self, plaintext: bytes) -> bytes:
         return self._fernet.encrypt(plaintext)
 
     def open(self, token: bytes) -> bytes:
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._fernet.decrypt(token)
         except InvalidToken as exc:
@@ -40,8 +60,26 @@ class SecretBox:
             ) from exc
 
 
+def _check_key(key: str | bytes) -> None:
+    """Raise :class:`MisconfiguredError` unless ``key`` is a Fernet key."""
+    try:
+        raw = base64.urlsafe_b64decode(key)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise _not_a_key() from exc
+    if len(raw) != _KEY_BYTES:
+        raise _not_a_key()
+
+
+def _not_a_key() -> MisconfiguredError:
+    return MisconfiguredError(
+        "SSEA_MASTER_KEY is not a Fernet key (32 url-safe base64 bytes); "
+        "make one with `ssea keys master`."
+    )
+
+
 def new_master_key() -> str:
-    return Fernet.generate_key().decode()
+    """A fresh master key (a Fernet key: 32 random bytes, url-safe base64)."""
+    return base64.urlsafe_b64encode(os.urandom(_KEY_BYTES)).decode()
 
 
 def new_secret() -> bytes:

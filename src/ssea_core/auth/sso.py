@@ -20,8 +20,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ssea_core.auth.jwt_checks import Key, check_times, decode_verified
@@ -113,6 +111,10 @@ def verify_sso_token(
 
 def check_public_key(pem: str, algorithm: PublicKeyAlgorithm) -> None:
     """Raise ``ValueError`` unless ``pem`` is a public key usable with ``algorithm``."""
+    # Imported here: the core serves without cryptography (Pyodide from PyPI).
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
     try:
         key = load_pem_public_key(pem.encode())
     except (ValueError, TypeError) as exc:
