@@ -21,7 +21,7 @@ from ssea_core.app import SseaApp, render_error
 from ssea_core.artifacts import ArtifactStore
 from ssea_core.clock import Clock
 from ssea_core.errors import PayloadTooLargeError, SseaError
-from ssea_core.http import Request, Response
+from ssea_core.http import Request, Response, encoded_path
 from ssea_core.protocols import Store
 from ssea_core.reports.worker import run_worker
 from ssea_core.risk.service import run_risk_scheduler
@@ -239,14 +239,10 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
 
 
 def _request(scope: Scope, body: bytes) -> Request:
-    path: str = scope["path"]
-    root = scope.get("root_path", "")
-    if root and path.startswith(root):
-        path = path[len(root) :] or "/"
     client = scope.get("client")
     return Request.build(
         scope["method"],
-        path,
+        _path(scope),
         query_string=scope.get("query_string", b""),
         headers=[
             (name.decode("latin-1"), value.decode("latin-1"))
@@ -255,6 +251,22 @@ def _request(scope: Scope, body: bytes) -> Request:
         body=body,
         client=client[0] if client else None,
     )
+
+
+def _path(scope: Scope) -> str:
+    """The percent-encoded path below the mount point: the raw path when the server
+    gives one (an encoded ``/`` in an id survives), else the decoded one re-encoded."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    raw = scope.get("raw_path")
+    if raw:
+        encoded = raw.decode("latin-1").split("?", 1)[0]
+        prefix = encoded_path(root)
+        if encoded.startswith(prefix):
+            return encoded[len(prefix) :] or "/"
+    if root and path.startswith(root):
+        path = path[len(root) :] or "/"
+    return encoded_path(path)
 
 
 async def _send(send: Send, request: Request, response: Response) -> None:

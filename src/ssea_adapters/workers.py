@@ -26,7 +26,7 @@ import importlib
 import json
 import logging
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import anyio
 from pydantic import ValidationError
@@ -250,7 +250,7 @@ async def _request(raw: Any, limit: int | None, *, read: bool = True) -> Request
     client = next((v for n, v in headers if n.lower() == "cf-connecting-ip"), None)
     return Request.build(
         method,
-        unquote(url.path),
+        url.path,  # percent-encoded, as the router wants it
         query_string=url.query,
         headers=headers,
         body=body,

@@ -37,7 +37,7 @@ from ssea_core.app import render_error
 from ssea_core.artifacts import ArtifactStore
 from ssea_core.clock import Clock
 from ssea_core.errors import BadRequestError, PayloadTooLargeError, SseaError
-from ssea_core.http import Request, Response
+from ssea_core.http import Request, Response, encoded_path
 from ssea_core.protocols import Store
 from ssea_core.settings import Settings
 
@@ -247,7 +247,7 @@ def _request(environ: Environ, body: bytes) -> Request:
             headers.append((name.replace("_", "-"), environ[name]))
     return Request.build(
         environ["REQUEST_METHOD"],
-        _native_to_text(environ.get("PATH_INFO", "")),
+        encoded_path(_native_to_text(environ.get("PATH_INFO", ""))),
         query_string=environ.get("QUERY_STRING", ""),
         headers=headers,
         body=body,

@@ -18,14 +18,19 @@ import re
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from ssea_core.errors import InvalidJsonError, SseaError
 
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One HTTP request as the core sees it."""
+    """One HTTP request as the core sees it.
+
+    ``path`` is percent-encoded, as it came over the wire: the router decodes each
+    path parameter once. A server that hands over a decoded path re-encodes it with
+    :func:`encoded_path`.
+    """
 
     method: str
     path: str
@@ -211,3 +216,11 @@ def dumps(payload: Any) -> bytes:
     return json.dumps(
         payload, default=_default, ensure_ascii=False, separators=(",", ":")
     ).encode()
+
+
+def encoded_path(decoded: str) -> str:
+    """The percent-encoded form of a path a server has already decoded (ASGI's
+    ``path``, WSGI's ``PATH_INFO``), so the router decodes it exactly once: an id
+    holding ``%41`` stays ``%41``. An encoded ``/`` inside a segment is lost once
+    decoded; a server that keeps the raw path (ASGI's ``raw_path``) should pass that."""
+    return quote(decoded, safe="/")

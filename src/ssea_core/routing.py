@@ -174,7 +174,10 @@ class Router:
 
     def methods_for(self, path: str) -> list[str]:
         """The methods some route serves at ``path`` (HEAD with GET), sorted."""
-        methods = {route.method for route in self._routes if route.regex.match(path)}
+        routable = _routable(path)
+        methods = {
+            route.method for route in self._routes if route.regex.match(routable)
+        }
         if "GET" in methods:
             methods.add("HEAD")
         return sorted(methods)
@@ -186,8 +189,9 @@ class Router:
         :class:`MethodNotAllowedError` when only other methods serve it.
         """
         allowed: list[str] = []
+        routable = _routable(path)
         for route in self._routes:
-            found = route.regex.match(path)
+            found = route.regex.match(routable)
             if found is None:
                 continue
             if route.method == method or (method == "HEAD" and route.method == "GET"):
@@ -203,3 +207,14 @@ class Router:
         if allowed:
             raise MethodNotAllowedError(allowed, method)
         raise NotFoundError(f"No route for {path}.")
+
+
+def _routable(path: str) -> str:
+    """The percent-encoded ``path`` with each segment decoded, but for the two
+    characters that would change its meaning: ``%`` and ``/`` stay encoded. Literal
+    segments then match however a client encoded them, and one ``unquote`` of a
+    parameter gives the text the client meant, decoded exactly once."""
+    return "/".join(
+        unquote(segment).replace("%", "%25").replace("/", "%2F")
+        for segment in path.split("/")
+    )

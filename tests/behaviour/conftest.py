@@ -170,7 +170,7 @@ class Runtimes:
             await anyio.to_thread.run_sync(app.close)
 
         self._closers.append(close)
-        transport = httpx.WSGITransport(app=app)
+        transport = httpx.WSGITransport(app=as_pep3333(app))
 
         def call(
             method: str, path: str, query: str, headers: dict[str, str], body: bytes
@@ -219,6 +219,18 @@ class Runtimes:
             )
 
         return send
+
+
+def as_pep3333(app: Any) -> Any:
+    """httpx's WSGI transport decodes ``PATH_INFO`` as UTF-8; PEP 3333 servers
+    (wsgiref, gunicorn) decode its bytes as latin-1, which the adapter expects."""
+
+    def wrapped(environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        environ["PATH_INFO"] = path.encode("utf-8").decode("latin-1")
+        return app(environ, start_response)
+
+    return wrapped
 
 
 def url(path: str, query: str) -> str:

@@ -195,6 +195,25 @@ async def test_an_unknown_route_or_user_is_404(
     assert error_of(user, 404)["code"] == "NOT_FOUND"
 
 
+async def test_a_path_parameter_is_decoded_once(
+    keyed: HttpClient, tenant: TenantRecord
+) -> None:
+    # Ids are free text: a "%41" in one must not become "A" on the way in.
+    for user_id in ("50%41", "ana maría"):
+        sent = await keyed.post("/v1/events", json_body={**EVENT, "user_id": user_id})
+        assert sent.status == 202, sent.body
+
+    percent = await keyed.get(prefix(tenant) + "/users/50%2541")
+    spaced = await keyed.get(prefix(tenant) + "/users/ana%20mar%C3%ADa")
+    decoded_twice = await keyed.get(prefix(tenant) + "/users/50A")
+
+    assert percent.status == 200, percent.body
+    assert percent.json()["user"]["user_id"] == "50%41"
+    assert spaced.status == 200, spaced.body
+    assert spaced.json()["user"]["user_id"] == "ana maría"
+    assert error_of(decoded_twice, 404)["code"] == "NOT_FOUND"
+
+
 async def test_another_method_is_405_with_allow(http: HttpClient) -> None:
     answer = await http.get("/v1/events")
 
