@@ -85,8 +85,9 @@ def examples(session: nox.Session) -> None:
 
 @nox.session
 def pyodide(session: nox.Session) -> None:
-    """examples/workers/entry.py in real Pyodide under Node 22; Node, Pyodide and
-    the wheels are fetched from npm and PyPI on first use, and missing them fails."""
+    """examples/workers/entry.py in real Pyodide under Node 22, and the D1 driver on
+    Pyodide 0.27, 0.28 and 314; Node, Pyodide and the wheels are fetched from npm and
+    PyPI on first use, and missing them fails."""
     _install(session)
     env = {"SSEA_REQUIRE_PYODIDE": "1"}
     session.run("pytest", "-m", "pyodide", *session.posargs, env=env)

@@ -682,32 +682,22 @@ export class D1Database {
 }
 """
 
-#: ``node run.mjs PYODIDE_DIR SRC SITE STUB SCRIPT``: prints the script's JSON report
-#: (on its last line) with what the JS side saw.
+#: ``node run.mjs PYODIDE SRC SITE STUB SCRIPT`` (PYODIDE: the npm package's folder):
+#: prints the script's JSON report (on its last line) with what the JS side saw.
 JS_RUNNER = r"""import { readFileSync } from "node:fs";
 import { D1Database } from "./d1double.mjs";
 
 const [pyodideDir, src, site, stub, script] = process.argv.slice(2);
-const pyodideModule = `${pyodideDir}/node_modules/pyodide/pyodide.mjs`;
-const { loadPyodide } = await import(pyodideModule);
-const pyodide = await loadPyodide();
+const { loadPyodide } = await import(`${pyodideDir}/pyodide.mjs`);
+const pyodide = await loadPyodide({ indexURL: `${pyodideDir}/` });
 for (const [host, at] of [[src, "/src"], [site, "/site"], [stub, "/stub"]]) {
   pyodide.FS.mkdirTree(at);
   pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: host }, at);
-}
-let packageLoad = "loaded";
-try {
-  const errorCallback = (message) => (packageLoad = message);
-  const messageCallback = () => {};
-  await pyodide.loadPackage("pydantic_core", { errorCallback, messageCallback });
-} catch (error) {
-  packageLoad = String(error.message || error);
 }
 globalThis.DB = new D1Database();
 const source = readFileSync(script, "utf8");
 const report = JSON.parse(await pyodide.runPythonAsync(source));
 Object.assign(report, {
-  load_pydantic_core: packageLoad,
   d1_log: globalThis.DB.log,
   max_parameters: globalThis.DB.maxParameters,
   python: pyodide.runPython("import sys; sys.version.split()[0]"),

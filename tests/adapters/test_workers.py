@@ -53,6 +53,7 @@ from ssea_storage.r2 import R2ArtifactStore
 from ssea_storage.sql.schema import events
 from tests.conftest import JWT_SECRET, MASTER_KEY, NOW
 from tests.log_guard import remember
+from tests.pyodide_runtime import PYODIDE, ready
 from tests.support import Answer
 from tests.workers_double import (
     JS_D1_DOUBLE,
@@ -670,11 +671,6 @@ async def queries(  # replaces the adopted one: the D1 store's own report querie
 
 # -- the real runtime -----------------------------------------------------------------
 
-#: A folder with ``node_modules/.bin/node`` (22 or later, for JSPI), ``node_modules/
-#: pyodide`` (0.28, Python 3.13, as Python Workers) and ``site/``, the unpacked pure
-#: wheels of sqlalchemy and typing_extensions: ``npm install node@22 pyodide@0.28.3``
-#: and ``pip download --no-deps --only-binary=:all: --platform any`` of the two.
-PYODIDE_DIR = Path(os.environ.get("SSEA_PYODIDE_DIR", "/nonexistent"))
 PYODIDE_CHECK = """
 import json, sys
 
@@ -760,23 +756,34 @@ def _stub_packages(stub: Path) -> None:
     (stub / "ssea_storage/d1/__init__.py").write_text("\n\n".join(kept) + "\n")
 
 
-@pytest.mark.skipif(
-    not (PYODIDE_DIR / "node_modules/pyodide").is_dir(),
-    reason="no Pyodide under Node here: set SSEA_PYODIDE_DIR (see PYODIDE_DIR)",
+#: Each release with its Python and what importing the core gives there: PyPI has
+#: a Pyodide wheel of pydantic-core for Pyodide 314 alone.
+RELEASES = [
+    ("0.27.7", "3.12.7", "ModuleNotFoundError: No module named 'pydantic_core'"),
+    ("0.28.3", "3.13.2", "ModuleNotFoundError: No module named 'pydantic_core'"),
+    (PYODIDE, "3.14.2", "imported"),
+]
+
+
+@pytest.mark.pyodide
+@pytest.mark.parametrize(
+    ("release", "python", "core"), RELEASES, ids=[r for r, *_ in RELEASES]
 )
-def test_the_d1_driver_runs_in_real_pyodide(tmp_path: Path) -> None:
+def test_the_d1_driver_runs_in_real_pyodide(
+    release: str, python: str, core: str, tmp_path: Path
+) -> None:
     """SQLAlchemy, the D1 driver and the Pyodide bridge (run_sync over JSPI) in real
     Pyodide, against the D1 binding in JavaScript: one batch, no statement over 100
     parameters, BLOBs, NULLs and rollback as on the double."""
+    runtime = ready(release)
     (tmp_path / "d1double.mjs").write_text(JS_D1_DOUBLE)
     (tmp_path / "run.mjs").write_text(JS_RUNNER)
     (tmp_path / "check.py").write_text(PYODIDE_CHECK)
     _stub_packages(tmp_path / "stub")
-    node = PYODIDE_DIR / "node_modules/.bin/node"
-    folders = [PYODIDE_DIR, ROOT / "src", PYODIDE_DIR / "site", tmp_path / "stub"]
+    folders = [runtime.pyodide, ROOT / "src", runtime.site, tmp_path / "stub"]
     flags = ["--experimental-wasm-jspi", "--no-warnings"]
     result = subprocess.run(
-        [node, *flags, tmp_path / "run.mjs", *folders, tmp_path / "check.py"],
+        [runtime.node, *flags, tmp_path / "run.mjs", *folders, tmp_path / "check.py"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -785,14 +792,11 @@ def test_the_d1_driver_runs_in_real_pyodide(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
 
-    assert (report["python"], report["pyodide"]) == ("3.13.2", "0.28.3")
+    assert (report["pyodide"], report["python"]) == (release, python)
+    assert report["core"] == core
     assert report["write_calls"] == ["batch:7"]  # 6 packed INSERTs and the UPDATE
     assert report["rowcount"] == 10
     assert report["max_parameters"] <= 100
     assert report["in_150"] == 150
     assert report["row"] == ["r12", 12, [12, 0, 255], None]  # a NULL from D1
     assert report["after_rollback"] == 0
-    assert report["core"] in (
-        "imported",
-        "ModuleNotFoundError: No module named 'pydantic_core'",
-    )
