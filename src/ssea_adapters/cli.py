@@ -217,7 +217,11 @@ def _key(record: ApiKeyRecord) -> dict[str, Any]:
     return row
 
 
-def _timezone(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+def _timezone(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> str | None:
+    if value is None:
+        return None
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -669,10 +673,9 @@ def _ingestor(store: SqlStore, settings: Settings) -> Ingestor:
 @click.option(
     "--timezone",
     "timezone_name",
-    default="UTC",
-    show_default=True,
     callback=_timezone,
-    help="The site's time zone, for log downloads printed in local time.",
+    help="The site's time zone, for moodle-logs downloads printed in local time "
+    "(default: UTC). The other kinds carry UTC or an offset in their times.",
 )
 @click.option(
     "--site-course-id",
@@ -687,14 +690,19 @@ def import_command(
     kind: str,
     path: Path,
     tenant_id: UUID,
-    timezone_name: str,
+    timezone_name: str | None,
     site_course_id: str | None,
     chunk_size: int,
 ) -> None:
     """Import a Moodle log download, logstore dump, xAPI file or OULAD folder."""
-    options: dict[str, Any] = (
-        {"timezone": timezone_name} if kind == "moodle-logs" else {}
-    )
+    options: dict[str, Any] = {}
+    if timezone_name is not None:
+        if kind != "moodle-logs":
+            raise click.UsageError(
+                f"--timezone applies to moodle-logs imports only, not {kind}: "
+                "its times are UTC or carry their offset."
+            )
+        options["timezone"] = timezone_name
     if site_course_id is not None:
         if kind not in SITE_COURSE_KINDS:
             raise click.UsageError(

@@ -123,6 +123,28 @@ def test_site_course_id_is_refused_for_oulad(workdir: Path) -> None:
     assert "--site-course-id applies to" in result.stderr
 
 
+@pytest.mark.parametrize("kind", ["logstore", "xapi", "oulad"])
+def test_timezone_is_refused_where_times_are_not_local(
+    workdir: Path, kind: str
+) -> None:
+    tenant = ssea_json("tenants", "create", "--name", "TZ")["tenant_id"]
+    result = CliRunner().invoke(
+        cli,
+        [
+            "import",
+            kind,
+            str(workdir),
+            "--tenant",
+            tenant,
+            "--timezone",
+            "Europe/Madrid",
+        ],
+    )
+
+    assert result.exit_code == 2
+    assert "--timezone applies to moodle-logs imports only" in result.stderr
+
+
 def test_import_refuses_an_unknown_tenant(workdir: Path) -> None:
     (workdir / "log.csv").write_bytes(LOG.encode())
     result = CliRunner().invoke(
