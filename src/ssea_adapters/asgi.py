@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any
+from urllib.parse import unquote
 
 import anyio
 
@@ -254,19 +255,40 @@ def _request(scope: Scope, body: bytes) -> Request:
 
 
 def _path(scope: Scope) -> str:
-    """The percent-encoded path below the mount point: the raw path when the server
-    gives one (an encoded ``/`` in an id survives), else the decoded one re-encoded."""
+    """The percent-encoded path below the mount point.
+
+    ``path`` (decoded) is what the host routed, so it decides; ``raw_path`` is used
+    only when it spells that same path, which keeps an encoded ``/`` inside an id. A
+    host that rewrote ``path`` (middleware) or a server that spells the mount point
+    differently gets its decoded path re-encoded instead.
+    """
     path: str = scope["path"]
     root: str = scope.get("root_path", "")
+    if root and (path == root or path.startswith(root + "/")):
+        path = path[len(root) :] or "/"
     raw = scope.get("raw_path")
     if raw:
-        encoded = raw.decode("latin-1").split("?", 1)[0]
-        prefix = encoded_path(root)
-        if encoded.startswith(prefix):
-            return encoded[len(prefix) :] or "/"
-    if root and path.startswith(root):
-        path = path[len(root) :] or "/"
+        rest = _below_decoded(raw.decode("latin-1").split("?", 1)[0], root)
+        if rest is not None and unquote(rest) == path:
+            return rest
     return encoded_path(path)
+
+
+def _below_decoded(encoded: str, root: str) -> str | None:
+    """``encoded`` without the leading segments that decode to ``root`` (however
+    they were spelled), or None when they do not; "/" for nothing left."""
+    if not root:
+        return encoded or "/"
+    end = 0
+    while end < len(encoded):
+        following = encoded.find("/", end + 1)
+        end = len(encoded) if following == -1 else following
+        head = unquote(encoded[:end])
+        if head == root:
+            return encoded[end:] or "/"
+        if len(head) >= len(root):
+            return None
+    return None
 
 
 async def _send(send: Send, request: Request, response: Response) -> None:

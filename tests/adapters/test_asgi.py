@@ -18,7 +18,9 @@ import httpx
 import pytest
 
 from ssea_adapters.asgi import SseaAsgiApp, create_app
+from ssea_adapters.asgi import _path as asgi_path
 from ssea_core.clock import FixedClock
+from ssea_core.records import TenantRecord
 from ssea_core.settings import Settings
 from ssea_storage.migrate import is_up_to_date
 from ssea_storage.sql.store import SqlStore
@@ -117,6 +119,81 @@ async def test_a_mounted_app_routes_below_its_root_path(
     sent = await call(asgi_app, scope, [{"type": "http.request", "body": b""}])
 
     assert sent[0]["status"] == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "root_path", "raw_path", "core_path"),
+    [
+        # No raw path: the decoded path, re-encoded (a "%" stays a "%").
+        ("/v1/users/50%41", "", None, "/v1/users/50%2541"),
+        # The raw path keeps an encoded "/" inside an id; a query in it is dropped.
+        ("/v1/users/a/b", "", b"/v1/users/a%2Fb?x=1", "/v1/users/a%2Fb"),
+        # Mounted (Starlette: path and raw_path both hold the mount point).
+        (
+            "/analytics/v1/users/a/b",
+            "/analytics",
+            b"/analytics/v1/users/a%2Fb",
+            "/v1/users/a%2Fb",
+        ),
+        # The mount point spelled otherwise in the raw path (lowercase hex; uvicorn
+        # --root-path puts it there unencoded).
+        ("/ü/v1/users/a/b", "/ü", b"/%c3%bc/v1/users/a%2Fb", "/v1/users/a%2Fb"),
+        (
+            "/an alytics/v1/users/a/b",
+            "/an alytics",
+            b"/an alytics/v1/users/a%2Fb",
+            "/v1/users/a%2Fb",
+        ),
+        # A server that leaves the mount point out of path.
+        (
+            "/v1/users/a/b",
+            "/analytics",
+            b"/analytics/v1/users/a%2Fb",
+            "/v1/users/a%2Fb",
+        ),
+        # The host rewrote path (middleware): what it routed decides.
+        ("/analytics/health", "/analytics", b"/analytics/health/", "/health"),
+        ("/analytics/v1/x", "/analytics", b"/analytics/latest/x", "/v1/x"),
+        # A mount point is whole segments: "/v" is not a prefix of "/v1".
+        ("/v1/health", "/v", b"/v1/health", "/v1/health"),
+    ],
+)
+def test_the_core_gets_the_encoded_path_below_the_mount_point(
+    path: str, root_path: str, raw_path: bytes | None, core_path: str
+) -> None:
+    scope = http_scope("GET", path, root_path=root_path)
+    if raw_path is not None:
+        scope["raw_path"] = raw_path
+
+    assert asgi_path(scope) == core_path
+
+
+async def test_a_starlette_mount_serves_ids_with_percent_and_slash(
+    asgi_app: SseaAsgiApp, api_key: str, tenant: TenantRecord
+) -> None:
+    routing = pytest.importorskip("starlette.routing")
+    applications = pytest.importorskip("starlette.applications")
+    host = applications.Starlette(routes=[routing.Mount("/analytics", app=asgi_app)])
+    key = {"X-SSEA-Key": api_key}
+    users = f"/analytics/v1/tenants/{tenant.tenant_id}/users/"
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=host), base_url="http://testserver"
+    ) as client:
+        for user_id in ("50%41", "a/b"):
+            event = {
+                "event_type": "user_login",
+                "user_id": user_id,
+                "timestamp": "2026-03-02T10:00:00Z",
+            }
+            sent = await client.post("/analytics/v1/events", json=event, headers=key)
+            assert sent.status_code == 202, sent.text
+        percent = await client.get(users + "50%2541", headers=key)
+        slash = await client.get(users + "a%2Fb", headers=key)
+        twice = await client.get(users + "50A", headers=key)
+
+    assert percent.json()["user"]["user_id"] == "50%41"
+    assert slash.json()["user"]["user_id"] == "a/b"
+    assert twice.status_code == 404
 
 
 async def test_without_lifespan_the_store_opens_on_first_request(
