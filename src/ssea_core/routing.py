@@ -176,7 +176,9 @@ class Router:
         """The methods some route serves at ``path`` (HEAD with GET), sorted."""
         routable = _routable(path)
         methods = {
-            route.method for route in self._routes if route.regex.match(routable)
+            route.method
+            for route in self._routes
+            if _params(route.regex.match(routable)) is not None
         }
         if "GET" in methods:
             methods.add("HEAD")
@@ -191,22 +193,24 @@ class Router:
         allowed: list[str] = []
         routable = _routable(path)
         for route in self._routes:
-            found = route.regex.match(routable)
-            if found is None:
+            params = _params(route.regex.match(routable))
+            if params is None:
                 continue
             if route.method == method or (method == "HEAD" and route.method == "GET"):
-                params = {
-                    key: unquote(value) for key, value in found.groupdict().items()
-                }
-                if not all(storable_text(value) for value in params.values()):
-                    raise NotFoundError(
-                        "No route for a path with a NUL or an unpaired surrogate."
-                    )
                 return Match(route, params)
             allowed.append(route.method)
         if allowed:
             raise MethodNotAllowedError(allowed, method)
         raise NotFoundError(f"No route for {path}.")
+
+
+def _params(found: re.Match[str] | None) -> dict[str, str] | None:
+    """A match's parameters, decoded; None for no match, or for a parameter with a
+    NUL or an unpaired surrogate, which names nothing that could be stored."""
+    if found is None:
+        return None
+    params = {key: unquote(value) for key, value in found.groupdict().items()}
+    return params if all(storable_text(v) for v in params.values()) else None
 
 
 def _routable(path: str) -> str:

@@ -45,3 +45,14 @@ def test_a_decoded_slash_does_not_make_a_new_segment() -> None:
     with pytest.raises(NotFoundError):
         ROUTER.match("GET", "/v1/tenants/t/users/a/b")
     assert ROUTER.methods_for("/v1/tenants/t%2Fx/users/u1") == ["GET", "HEAD"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/tenants/t/users/a%00b", "/v1/tenants/t/users/a\ud800"]
+)
+def test_a_parameter_that_names_nothing_storable_matches_no_route(path: str) -> None:
+    with pytest.raises(NotFoundError):
+        ROUTER.match("GET", path)
+    with pytest.raises(NotFoundError):
+        ROUTER.match("POST", path)  # not a 405: there is no such resource
+    assert ROUTER.methods_for(path) == []  # so a preflight is refused like a GET
