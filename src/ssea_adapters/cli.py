@@ -291,7 +291,13 @@ def tenants() -> None:
     "--plan", type=click.Choice(PLANS), default="enterprise", show_default=True
 )
 @click.option(
-    "--timezone", "timezone_name", default="UTC", show_default=True, callback=_timezone
+    "--timezone",
+    "timezone_name",
+    default="UTC",
+    show_default=True,
+    callback=_timezone,
+    help="The site's time zone: its heatmap's weekdays and hours "
+    "(periods are UTC days).",
 )
 @operator_command
 def tenants_create(
@@ -682,7 +688,13 @@ def _ingestor(store: SqlStore, settings: Settings) -> Ingestor:
     help="The course id of the site's front page, whose events are site-level, with "
     "no course (default: 1). For moodle-logs, logstore and xapi.",
 )
-@click.option("--chunk-size", type=click.IntRange(1, 50_000), default=2_000)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(1, 50_000),
+    default=2_000,
+    show_default=True,
+    help="Rows ingested per transaction.",
+)
 @operator_command
 def import_command(
     settings: Settings,
