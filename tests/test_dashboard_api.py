@@ -352,6 +352,31 @@ async def test_users_list(api: Reader) -> None:
     assert total == 5
 
 
+@pytest.mark.parametrize("sort", ["name_asc", "last_seen_desc", "last_seen_asc"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"days": 1},
+        {"from": "2026-01-01", "to": "2026-01-31"},
+        {"course_id": "c1"},
+        {"limit": 2, "offset": 1},
+    ],
+)
+async def test_users_in_any_order_carry_the_same_totals(
+    api: Reader, sort: str, params: dict[str, Any]
+) -> None:
+    # These orders cut the page first and sum only its users' rollups afterwards.
+    page = {"limit": 200} if "limit" not in params else {}
+    ordered, total = await api.page("/users", sort=sort, **{**page, **params})
+    every, _ = await api.page("/users", **{**params, "limit": 200, "offset": 0})
+    by_id = {row["user_id"]: row for row in every}
+
+    assert ordered == [by_id[row["user_id"]] for row in ordered]
+    assert len(ordered) == (2 if "limit" in params else total)
+    assert any(row["total_events"] for row in ordered) or params == {"days": 1}
+
+
 @pytest.mark.parametrize(
     ("params", "expected"),
     [

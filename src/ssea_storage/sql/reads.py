@@ -23,6 +23,7 @@ Rules kept here, written down in ``docs/metrics.md``:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -88,6 +89,8 @@ from ssea_storage.sql.schema import (
 
 SITE = ""  # the course key of site-level rollups
 DONE_STATES = ("complete", "complete_pass")
+#: User orders that need every user's period totals before a page can be cut.
+TOTAL_SORTS = frozenset({"events_desc", "events_asc", "time_desc"})
 
 
 def _int(value: Any) -> int:
@@ -470,9 +473,15 @@ class SqlAnalyticsRepository:
     # -- users ---------------------------------------------------------------------
 
     def _users_query(
-        self, period: Period, where: UserFilter, *, counting: bool = False
+        self,
+        period: Period,
+        where: UserFilter,
+        *,
+        counting: bool = False,
+        totals: bool = True,
     ) -> Select[Any]:
-        """The users list; ``counting`` keeps only what a count needs."""
+        """The users list; ``counting`` keeps only what a count needs, and without
+        ``totals`` the period's events and seconds are left at 0 (filled in later)."""
         # Users from the catalogue and users only events named (not synced yet).
         known = union(
             select(users.c.user_id).where(users.c.tenant_id == self._tenant_id),
@@ -489,26 +498,32 @@ class SqlAnalyticsRepository:
                 joined = joined.outerjoin(risk, risk.c.user_id == known.c.user_id)
             query = select(known.c.user_id).select_from(joined)
         else:
+            joined = joined.outerjoin(
+                seen,
+                and_(
+                    seen.c.tenant_id == self._tenant_id,
+                    seen.c.user_id == known.c.user_id,
+                ),
+            )
+            if totals:
+                joined = joined.outerjoin(
+                    activity, activity.c.user_id == known.c.user_id
+                )
+                sums = [
+                    func.coalesce(activity.c.events, 0).label("events"),
+                    func.coalesce(activity.c.seconds, 0).label("seconds"),
+                ]
+            else:
+                sums = [literal(0).label("events"), literal(0).label("seconds")]
             query = select(
                 known.c.user_id,
                 users.c.username,
                 users.c.full_name,
                 seen.c.last_seen_at,
-                func.coalesce(activity.c.events, 0).label("events"),
-                func.coalesce(activity.c.seconds, 0).label("seconds"),
+                *sums,
                 risk.c.level.label("risk_level"),
                 risk.c.score.label("risk_score"),
-            ).select_from(
-                joined.outerjoin(
-                    seen,
-                    and_(
-                        seen.c.tenant_id == self._tenant_id,
-                        seen.c.user_id == known.c.user_id,
-                    ),
-                )
-                .outerjoin(activity, activity.c.user_id == known.c.user_id)
-                .outerjoin(risk, risk.c.user_id == known.c.user_id)
-            )
+            ).select_from(joined.outerjoin(risk, risk.c.user_id == known.c.user_id))
         query = query.where(self._not_deleted(), self._user_in_scope(known.c.user_id))
         if where.risk_level is not None:
             query = query.where(risk.c.level == where.risk_level)
@@ -552,15 +567,50 @@ class SqlAnalyticsRepository:
     async def users(
         self, period: Period, where: UserFilter, page: Page
     ) -> Paged[UserActivity]:
-        query = self._users_query(period, where)
+        # Orders that need no period totals take the page first, then sum the
+        # period's rollups of that page's users only, not of every user.
+        totals_first = where.sort in TOTAL_SORTS
+        query = self._users_query(period, where, totals=totals_first)
         ordered = _paged(self._user_order(query, where.sort), page)
         counted = self._users_query(period, where, counting=True)
 
         def work(connection: Connection) -> Paged[UserActivity]:
             rows = [_user_row(row, risk=True) for row in connection.execute(ordered)]
+            if not totals_first and rows:
+                sums = self._user_totals(period, where.course_id, rows)
+                found = {row.user_id: row for row in connection.execute(sums)}
+                rows = [
+                    replace(
+                        row,
+                        events=_int(found[row.user_id].events),
+                        seconds=_int(found[row.user_id].seconds),
+                    )
+                    if row.user_id in found
+                    else row
+                    for row in rows
+                ]
             return rows, _count(connection, counted)
 
         return await self._executor.run(work)
+
+    def _user_totals(
+        self, period: Period, course_id: str | None, rows: list[UserActivity]
+    ) -> Select[Any]:
+        query = (
+            select(
+                daily_rollups.c.user_id,
+                func.sum(daily_rollups.c.events).label("events"),
+                func.sum(daily_rollups.c.seconds).label("seconds"),
+            )
+            .where(
+                self._in_period(period),
+                daily_rollups.c.user_id.in_([row.user_id for row in rows]),
+            )
+            .group_by(daily_rollups.c.user_id)
+        )
+        if course_id is not None:
+            query = query.where(daily_rollups.c.course_id == course_id)
+        return query
 
     async def user(self, user_id: str, period: Period) -> UserRecord | None:
         catalogue = select(users).where(
