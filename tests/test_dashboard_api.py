@@ -352,6 +352,17 @@ async def test_users_list(api: Reader) -> None:
     assert total == 5
 
 
+@pytest.mark.parametrize("sort", ["events_desc", "name_asc"])
+async def test_users_past_the_end_still_count(api: Reader, sort: str) -> None:
+    last, total = await api.page("/users", sort=sort, limit=2, offset=4)
+    beyond, beyond_total = await api.page("/users", sort=sort, limit=2, offset=9)
+    nobody, none_total = await api.page("/users", sort=sort, q="nobody-here")
+
+    assert (len(last), total) == (1, 5)
+    assert (beyond, beyond_total) == ([], 5)
+    assert (nobody, none_total) == ([], 0)
+
+
 @pytest.mark.parametrize("sort", ["name_asc", "last_seen_desc", "last_seen_asc"])
 @pytest.mark.parametrize(
     "params",
