@@ -14,7 +14,7 @@ import functools
 import json
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -709,18 +709,10 @@ def import_command(
     """Import a Moodle log download, logstore dump, xAPI file or OULAD folder."""
     options: dict[str, Any] = {}
     if timezone_name is not None:
-        if kind != "moodle-logs":
-            raise click.UsageError(
-                f"--timezone applies to moodle-logs imports only, not {kind}: "
-                "its times are UTC or carry their offset."
-            )
+        _only_for(kind, "--timezone", ("moodle-logs",), "their times are not local")
         options["timezone"] = timezone_name
     if site_course_id is not None:
-        if kind not in SITE_COURSE_KINDS:
-            raise click.UsageError(
-                f"--site-course-id applies to {', '.join(SITE_COURSE_KINDS)} "
-                f"imports only, not {kind}."
-            )
+        _only_for(kind, "--site-course-id", SITE_COURSE_KINDS)
         options["site_course_id"] = site_course_id
 
     async def run(store: SqlStore) -> ImportSummary:
@@ -738,6 +730,15 @@ def import_command(
 
     summary = _with_store(settings, run).model_dump()
     _emit(as_json, summary, _fields(summary))
+
+
+def _only_for(kind: str, option: str, kinds: Sequence[str], why: str = "") -> None:
+    """A usage error when ``option`` was given to an import of another kind."""
+    if kind not in kinds:
+        reason = f" ({why})" if why else ""
+        raise click.UsageError(
+            f"{option} applies to {', '.join(kinds)} imports only, not {kind}{reason}."
+        )
 
 
 DEMO_TENANT = "SSEA Demo"

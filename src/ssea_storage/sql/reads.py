@@ -279,6 +279,13 @@ class SqlAnalyticsRepository:
     # sum every daily rollup row of the period, so they grow with users x days; no
     # coarser tier exists yet (docs/performance.md has the figures).
     def _user_activity(self, period: Period, course_id: str | None = None) -> Any:
+        return self._user_sums(period, course_id).subquery("activity")
+
+    def _user_sums(
+        self, period: Period, course_id: str | None, user_ids: Sequence[str] = ()
+    ) -> Select[Any]:
+        """Events and seconds per user in the period (of one course when given; of
+        ``user_ids`` only when given)."""
         query = (
             select(
                 daily_rollups.c.user_id,
@@ -290,7 +297,9 @@ class SqlAnalyticsRepository:
         )
         if course_id is not None:
             query = query.where(daily_rollups.c.course_id == course_id)
-        return query.subquery("activity")
+        if user_ids:
+            query = query.where(daily_rollups.c.user_id.in_(user_ids))
+        return query
 
     def _course_activity(self, period: Period) -> Any:
         return (
@@ -577,40 +586,17 @@ class SqlAnalyticsRepository:
         def work(connection: Connection) -> Paged[UserActivity]:
             rows = [_user_row(row, risk=True) for row in connection.execute(ordered)]
             if not totals_first and rows:
-                sums = self._user_totals(period, where.course_id, rows)
-                found = {row.user_id: row for row in connection.execute(sums)}
-                rows = [
-                    replace(
-                        row,
-                        events=_int(found[row.user_id].events),
-                        seconds=_int(found[row.user_id].seconds),
-                    )
-                    if row.user_id in found
-                    else row
-                    for row in rows
-                ]
+                page_sums = self._user_sums(
+                    period, where.course_id, [row.user_id for row in rows]
+                )
+                sums = {
+                    user_id: (_int(events), _int(seconds))
+                    for user_id, events, seconds in connection.execute(page_sums)
+                }
+                rows = [_with_sums(row, sums.get(row.user_id, (0, 0))) for row in rows]
             return rows, _count(connection, counted)
 
         return await self._executor.run(work)
-
-    def _user_totals(
-        self, period: Period, course_id: str | None, rows: list[UserActivity]
-    ) -> Select[Any]:
-        query = (
-            select(
-                daily_rollups.c.user_id,
-                func.sum(daily_rollups.c.events).label("events"),
-                func.sum(daily_rollups.c.seconds).label("seconds"),
-            )
-            .where(
-                self._in_period(period),
-                daily_rollups.c.user_id.in_([row.user_id for row in rows]),
-            )
-            .group_by(daily_rollups.c.user_id)
-        )
-        if course_id is not None:
-            query = query.where(daily_rollups.c.course_id == course_id)
-        return query
 
     async def user(self, user_id: str, period: Period) -> UserRecord | None:
         catalogue = select(users).where(
@@ -1296,6 +1282,11 @@ def _user_row(row: Any, *, risk: bool = False) -> UserActivity:
         risk_level=row.risk_level if risk else None,
         risk_score=row.risk_score if risk else None,
     )
+
+
+def _with_sums(row: UserActivity, sums: tuple[int, int]) -> UserActivity:
+    events, seconds = sums
+    return replace(row, events=events, seconds=seconds)
 
 
 def _course_row(row: Any) -> CourseActivity:
